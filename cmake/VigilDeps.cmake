@@ -1,0 +1,13 @@
+# Dependencies, found with pkg-config (Debian's packages ship .pc files) and,
+# for mimalloc, its CMake package. `make deps` (GNUmakefile) installs them.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+
+set(VG_USE_MIMALLOC OFF)
+if(VG_MIMALLOC AND NOT VG_SANITIZE AND NOT VG_TESTING)
+  find_package(mimalloc CONFIG REQUIRED)
+  set(VG_USE_MIMALLOC ON)
+endif()

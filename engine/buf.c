@@ -1,0 +1,2 @@
+/* placeholder: buf.c is being written */
+typedef int vg__placeholder_buf;

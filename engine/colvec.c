@@ -1,0 +1,2 @@
+/* placeholder: colvec.c is being written */
+typedef int vg__placeholder_colvec;

@@ -1,0 +1,2 @@
+/* placeholder: encode.c is being written */
+typedef int vg__placeholder_encode;

@@ -1,0 +1,2 @@
+/* placeholder: rows.c is being written */
+typedef int vg__placeholder_rows;

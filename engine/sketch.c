@@ -1,0 +1,2 @@
+/* placeholder: sketch.c is being written */
+typedef int vg__placeholder_sketch;

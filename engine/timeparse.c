@@ -1,0 +1,2 @@
+/* placeholder: timeparse.c is being written */
+typedef int vg__placeholder_timeparse;
