@@ -55,8 +55,39 @@ static inline int64_t vg_unzigzag(uint64_t v)
 
 /*
  * Read a varint from [*pp, end). Returns 0, or VG_ECORRUPT when the input
- * ends early or the varint is longer than 10 bytes (never reads past end).
+ * ends early or the varint is longer than 10 bytes or overflows 64 bits
+ * (never reads past end). *pp advances only on success.
  */
 int vg_get_uvarint(const uint8_t **pp, const uint8_t *end, uint64_t *out);
+
+/*
+ * The same as vg_get_uvarint, inlined for decoder loops: one-byte values
+ * (the common case after delta coding) cost one compare. Returns 0 or -1
+ * (the caller maps -1 to VG_ECORRUPT).
+ */
+static inline int vg_uvarint_read(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *out = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (p >= end)
+            return -1;
+        uint8_t c = *p++;
+        if (shift == 63 && c > 1)
+            return -1; /* the tenth byte may only carry bit 63 */
+        v |= (uint64_t)(c & 0x7f) << shift;
+        if (c < 0x80) {
+            *out = v;
+            *pp = p;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 #endif

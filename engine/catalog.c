@@ -1,2 +1,239 @@
-/* placeholder: catalog.c is being written */
-typedef int vg__placeholder_catalog;
+/*
+ * catalog.c: reading and writing the CATALOG file (catalog.h).
+ *
+ *   vigil-catalog 1
+ *   sealed_lsn <n>
+ *   seg_seq <n>
+ *   table <name> <replaced>
+ *   field <table> <name> <type>
+ *   tag <table> <key>
+ *   segment <file> <table> <part_start> <ts_min> <ts_max> <rows> <wal_lsn> <bytes>
+ *   crc32c <8 hex digits>
+ */
+#include "catalog.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "vigil/vg_alloc.h"
+
+static int put_name(vg_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (vg_buf_reserve(b, 2 * n + 2) != VG_OK)
+        return VG_ENOMEM;
+    b->len += vg_lp_escape(s, n, 'k', (char *)b->p + b->len);
+    return VG_OK;
+}
+
+static int put_fmt(vg_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int put_fmt(vg_buf_t *b, const char *fmt, ...)
+{
+    if (vg_buf_reserve(b, 256) != VG_OK)
+        return VG_ENOMEM;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf((char *)b->p + b->len, 256, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return VG_OK;
+}
+
+static int emit_table(vg_buf_t *b, vg_table_t *t)
+{
+    int rc = put_fmt(b, "table ");
+    rc |= put_name(b, t->name);
+    rc |= put_fmt(b, " %" PRIu64 "\n", t->replaced);
+    for (uint32_t i = 0; i < t->nfields && rc == VG_OK; i++) {
+        rc |= put_fmt(b, "field ");
+        rc |= put_name(b, t->name);
+        rc |= put_fmt(b, " ");
+        rc |= put_name(b, t->fields[i].name);
+        rc |= put_fmt(b, " %d\n", (int)t->fields[i].type);
+    }
+    for (uint32_t i = 0; i < t->ntagkeys && rc == VG_OK; i++) {
+        rc |= put_fmt(b, "tag ");
+        rc |= put_name(b, t->name);
+        rc |= put_fmt(b, " ");
+        rc |= put_name(b, t->tag_keys[i]);
+        rc |= put_fmt(b, "\n");
+    }
+    for (uint32_t i = 0; i < t->nsegs && rc == VG_OK; i++) {
+        const vg_seg_t *s = t->segs[i]->seg;
+        rc |= put_fmt(b, "segment %s ", t->segs[i]->file);
+        rc |= put_name(b, t->name);
+        rc |= put_fmt(b, " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                      vg_seg_part_start(s), vg_seg_ts_min(s), vg_seg_ts_max(s), vg_seg_nrows(s),
+                      vg_seg_wal_lsn(s), vg_seg_file_bytes(s));
+    }
+    return rc ? VG_ENOMEM : VG_OK;
+}
+
+int vg_catalog_write(vg_db_t *db, vg_error_t *err)
+{
+    vg_buf_t b = {0};
+    int rc = put_fmt(&b, "vigil-catalog 1\nsealed_lsn %" PRIu64 "\nseg_seq %" PRIu64 "\n",
+                     db->sealed_lsn, db->seg_seq);
+    pthread_mutex_lock(&db->tables_mu);
+    for (uint32_t i = 0; i < db->ntables && rc == VG_OK; i++) {
+        vg_table_t *t = db->tables[i];
+        pthread_mutex_lock(&t->mu);
+        rc = emit_table(&b, t);
+        pthread_mutex_unlock(&t->mu);
+    }
+    pthread_mutex_unlock(&db->tables_mu);
+    if (rc == VG_OK)
+        rc = put_fmt(&b, "crc32c %08x\n", vg_crc32c(0, b.p, b.len));
+    if (rc) {
+        vg_buf_free(&b);
+        return vg_error_set(err, VG_ENOMEM, "writing the catalog");
+    }
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/CATALOG.tmp", db->dir);
+    snprintf(path, sizeof path, "%s/CATALOG", db->dir);
+    int fd;
+    rc = vg_io_open(db->io, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644, &fd, err);
+    if (rc == VG_OK) {
+        rc = vg_io_pwrite(db->io, fd, b.p, b.len, 0, err);
+        if (rc == VG_OK)
+            rc = vg_io_fsync(db->io, fd, 0, err);
+        vg_io_close(db->io, fd);
+    }
+    if (rc == VG_OK)
+        rc = vg_io_rename(db->io, tmp, path, err);
+    if (rc == VG_OK)
+        rc = vg_io_fsync_dir(db->io, db->dir, err);
+    if (rc == VG_OK)
+        vg_io_crash_point(db->io, "catalog.published");
+    else
+        vg_io_unlink(db->io, tmp, NULL);
+    vg_buf_free(&b);
+    return rc;
+}
+
+/* Split line (NUL-terminated, modified in place) at unescaped spaces. */
+static int split(char *line, char **tok, int max)
+{
+    int n = 0;
+    char *p = line;
+    while (*p && n < max) {
+        tok[n++] = p;
+        while (*p && !(*p == ' ' && (p == line || p[-1] != '\\')))
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+    return n;
+}
+
+static char *unescape(char *s)
+{
+    vg_lp_str_t str = {s, (uint32_t)strlen(s), 1};
+    uint32_t n = vg_lp_unescape(str, 0, s);
+    s[n] = '\0';
+    return s;
+}
+
+static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
+{
+    vg_table_t *t = NULL;
+    int rc = VG_OK;
+    if (n == 2 && strcmp(tok[0], "sealed_lsn") == 0) {
+        db->sealed_lsn = strtoull(tok[1], NULL, 10);
+    } else if (n == 2 && strcmp(tok[0], "seg_seq") == 0) {
+        db->seg_seq = strtoull(tok[1], NULL, 10);
+    } else if (n == 3 && strcmp(tok[0], "table") == 0) {
+        char *name = unescape(tok[1]);
+        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+        if (rc == VG_OK)
+            t->replaced = strtoull(tok[2], NULL, 10);
+    } else if (n == 4 && strcmp(tok[0], "field") == 0) {
+        char *name = unescape(tok[1]), *f = unescape(tok[2]);
+        uint32_t idx;
+        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+        if (rc == VG_OK)
+            rc = vg__table_field(t, f, strlen(f), (vg_type_t)atoi(tok[3]), &idx, NULL, err);
+    } else if (n == 3 && strcmp(tok[0], "tag") == 0) {
+        char *name = unescape(tok[1]), *k = unescape(tok[2]);
+        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+        if (rc == VG_OK)
+            rc = vg__table_tagkey(t, k, strlen(k), err);
+    } else if (n == 9 && strcmp(tok[0], "segment") == 0) {
+        char *name = unescape(tok[2]);
+        vg_segref_t *r;
+        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+        if (rc == VG_OK)
+            rc = vg__segref_open(db, t, tok[1], &r, err);
+        if (rc == VG_OK)
+            rc = vg__table_add_seg(t, r);
+    } else {
+        return VG_ECORRUPT;
+    }
+    return rc;
+}
+
+static int read_all(vg_db_t *db, const char *path, char **out, size_t *len, vg_error_t *err)
+{
+    vg_io_map_t m;
+    int rc = vg_io_map(db->io, path, &m, err);
+    if (rc)
+        return rc;
+    *out = vg_malloc(m.len + 1);
+    if (!*out) {
+        vg_io_unmap(db->io, &m);
+        return vg_error_set(err, VG_ENOMEM, "reading %s", path);
+    }
+    if (m.len)
+        memcpy(*out, m.p, m.len);
+    (*out)[m.len] = '\0';
+    *len = m.len;
+    vg_io_unmap(db->io, &m);
+    return VG_OK;
+}
+
+int vg_catalog_load(vg_db_t *db, vg_error_t *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/CATALOG", db->dir);
+    if (access(path, F_OK) != 0)
+        return VG_OK;
+    char *text;
+    size_t len;
+    int rc = read_all(db, path, &text, &len, err);
+    if (rc)
+        return rc;
+    /* the checksum line is the last line */
+    char *crcline = len >= 16 ? text + len - 16 : NULL;
+    unsigned stored = 0;
+    if (!crcline || strncmp(crcline, "crc32c ", 7) != 0 || sscanf(crcline + 7, "%8x", &stored) != 1 ||
+        vg_crc32c(0, text, (size_t)(crcline - text)) != stored || strncmp(text, "vigil-catalog 1\n", 16) != 0) {
+        rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: checksum mismatch (checksum line at offset %zu)",
+                          path, crcline ? (size_t)(crcline - text) : len);
+        vg_free(text);
+        return rc;
+    }
+    *crcline = '\0';
+    char *save = NULL;
+    size_t lineno = 1;
+    strtok_r(text, "\n", &save); /* the version line */
+    for (char *line; rc == VG_OK && (line = strtok_r(NULL, "\n", &save));) {
+        lineno++;
+        size_t off = (size_t)(line - text);
+        char *tok[10];
+        int n = split(line, tok, 10);
+        rc = load_line(db, tok, n, err);
+        if (rc == VG_ECORRUPT && (!err || strstr(err->msg, "segment") == NULL))
+            rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: bad entry at offset %zu (line %zu)",
+                              path, off, lineno);
+    }
+    vg_free(text);
+    return rc;
+}

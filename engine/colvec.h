@@ -28,6 +28,10 @@ typedef struct vg_colvec {
     } v;
     char *sdata;     /* STRING */
     uint32_t *soffs; /* STRING: n + 1 offsets */
+    /* builder state (colbuild.c): bytes allocated for sdata, rows whose
+     * string offsets are final */
+    size_t scap;
+    size_t sfill;
 } vg_colvec_t;
 
 static inline int vg_colvec_valid(const vg_colvec_t *c, size_t i)

@@ -1,2 +1,531 @@
-/* placeholder: db_write.c is being written */
-typedef int vg__placeholder_db_write;
+/*
+ * db_write.c: the write path. A buffer of line protocol becomes one atomic
+ * batch: parse, check and stage every good line into the heads (invisible),
+ * append one WAL record holding the good lines in canonical form (every
+ * timestamp explicit, in ns), sync it, then make the staged rows visible.
+ * A failure before the acknowledgement rolls the staged rows back.
+ *
+ * The same code applies WAL records at recovery (replay != 0): no limits or
+ * clocks are checked then, because the lines were accepted once already.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+#include "vigil/vg_alloc.h"
+
+
+/* Per-batch staging state, under db->write_mu. */
+typedef struct stage {
+    vg_db_t *db;
+    int replay;
+    int64_t now;
+    struct {
+        vg_table_t *t;
+        vg_head_t *head;
+        uint32_t nrows0;
+    } touched[64];
+    uint32_t ntouched;
+    int overflow; /* more than 64 tables in a batch: visibility by scanning all */
+    struct undo_ent {
+        vg_head_t *h;
+        uint32_t row;
+    } *undos;
+    size_t nundo, undo_cap;
+} stage_t;
+
+static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint32_t col,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint32_t col,
+                       const char *fmt, ...)
+{
+    res->rejected++;
+    if (!res || res->nerrors >= max)
+        return;
+    if (res->nerrors % 16 == 0) {
+        vg_line_error_t *ne = vg_realloc(res->errors, (res->nerrors + 16) * sizeof *ne);
+        if (!ne)
+            return;
+        res->errors = ne;
+    }
+    vg_line_error_t *e = &res->errors[res->nerrors++];
+    e->lineno = lineno;
+    e->column = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->reason, sizeof e->reason, fmt, ap);
+    va_end(ap);
+}
+
+static int touch(stage_t *st, vg_table_t *t)
+{
+    for (uint32_t i = 0; i < st->ntouched; i++)
+        if (st->touched[i].t == t)
+            return VG_OK;
+    if (st->ntouched == 64) {
+        st->overflow = 1;
+        return VG_OK;
+    }
+    st->touched[st->ntouched].t = t;
+    st->touched[st->ntouched].head = t->head;
+    st->touched[st->ntouched].nrows0 = t->head->nrows;
+    st->ntouched++;
+    return VG_OK;
+}
+
+static int undo_push(stage_t *st, vg_head_t *h, uint32_t row)
+{
+    if (st->nundo == st->undo_cap) {
+        size_t ncap = st->undo_cap ? st->undo_cap * 2 : 64;
+        struct undo_ent *nu = vg_realloc(st->undos, ncap * sizeof *nu);
+        if (!nu)
+            return VG_ENOMEM;
+        st->undos = nu;
+        st->undo_cap = ncap;
+    }
+    st->undos[st->nundo++] = (struct undo_ent){h, row};
+    return VG_OK;
+}
+
+static char *unesc_buf(vg_db_t *db, size_t need)
+{
+    if (need > db->unesc_cap) {
+        size_t ncap = need < 4096 ? 4096 : need * 2;
+        char *nb = vg_realloc(db->unesc, ncap);
+        if (!nb)
+            return NULL;
+        db->unesc = nb;
+        db->unesc_cap = ncap;
+    }
+    return db->unesc;
+}
+
+typedef struct tagref {
+    const char *k, *v;
+    uint32_t kl, vl;
+} tagref_t;
+
+static int tag_cmp(const void *a, const void *b)
+{
+    const tagref_t *x = a, *y = b;
+    uint32_t n = x->kl < y->kl ? x->kl : y->kl;
+    int c = memcmp(x->k, y->k, n);
+    return c ? c : (x->kl > y->kl) - (x->kl < y->kl);
+}
+
+/* Resolve the series id of a line: the raw text cache first, then the
+ * canonical (sorted, unescaped) tag set. */
+static int line_series(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_t *id,
+                       vg_write_result_t *res, size_t maxerr)
+{
+    vg_db_t *db = st->db;
+    uint64_t h = vg_strmap_hash(ln->series_raw.p, ln->series_raw.len);
+    if (vg_strmap_get_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, id))
+        return VG_OK;
+    size_t need = ln->series_raw.len + 16;
+    char *buf = unesc_buf(db, need);
+    tagref_t stack[64], *tags = ln->ntags <= 64 ? stack : vg_malloc(ln->ntags * sizeof *tags);
+    if (!buf || !tags)
+        return VG_ENOMEM;
+    char *p = buf;
+    for (uint32_t i = 0; i < ln->ntags; i++) {
+        tags[i].k = p;
+        tags[i].kl = vg_lp_unescape(ln->tags[i].key, 0, p);
+        p += tags[i].kl;
+        tags[i].v = p;
+        tags[i].vl = vg_lp_unescape(ln->tags[i].val, 0, p);
+        p += tags[i].vl;
+    }
+    qsort(tags, ln->ntags, sizeof *tags, tag_cmp);
+    int rc = VG_OK;
+    for (uint32_t i = 1; i < ln->ntags; i++)
+        if (tags[i].kl == tags[i - 1].kl && memcmp(tags[i].k, tags[i - 1].k, tags[i].kl) == 0) {
+            line_error(res, maxerr, ln->lineno, 1, "duplicate tag key '%.*s'", (int)tags[i].kl,
+                       tags[i].k);
+            rc = VG_EPARSE;
+            goto out;
+        }
+    const char *keys[64], *vals[64];
+    uint32_t kl[64], vl[64];
+    if (ln->ntags > 64) {
+        line_error(res, maxerr, ln->lineno, 1, "more than 64 tags");
+        rc = VG_EPARSE;
+        goto out;
+    }
+    for (uint32_t i = 0; i < ln->ntags; i++) {
+        keys[i] = tags[i].k;
+        kl[i] = tags[i].kl;
+        vals[i] = tags[i].v;
+        vl[i] = tags[i].vl;
+    }
+    vg_error_t e = {0};
+    /* a new series past the limit is refused; an existing one is found */
+    int create = st->replay || t->nseries < db->o.max_series;
+    rc = vg__table_series(t, ln->ntags, keys, kl, vals, vl, create, id, &e);
+    if (rc == VG_ENOTFOUND) {
+        line_error(res, maxerr, ln->lineno, 1,
+                   "series limit of %" PRIu64 " reached for table '%s'", db->o.max_series,
+                   t->name);
+        rc = VG_ELIMIT;
+        goto out;
+    }
+    if (rc)
+        goto out;
+    for (uint32_t i = 0; i < ln->ntags && rc == VG_OK; i++)
+        rc = vg__table_tagkey(t, keys[i], kl[i], &e);
+    if (rc == VG_OK)
+        rc = vg_strmap_put_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, *id, NULL);
+out:
+    if (tags != stack)
+        vg_free(tags);
+    return rc;
+}
+
+/* Check every field of a line against the schema before anything is
+ * created, so that a rejected line leaves no trace. idx[i] gets the column
+ * of field i, or UINT32_MAX for a new one. */
+static int line_fields_check(vg_table_t *t, const vg_lp_line_t *ln, char *scratch, uint32_t *idx,
+                             vg_write_result_t *res, size_t maxerr)
+{
+    for (uint32_t i = 0; i < ln->nfields; i++) {
+        const vg_lp_field_t *f = &ln->fields[i];
+        uint32_t n = vg_lp_unescape(f->key, 0, scratch);
+        uint32_t id;
+        idx[i] = UINT32_MAX;
+        if (!vg_strmap_get(&t->field_map, scratch, n, &id))
+            continue;
+        if (t->fields[id].type != f->type) {
+            line_error(res, maxerr, ln->lineno, (uint32_t)(f->key.p - ln->line) + 1,
+                       "field type conflict: field '%.*s' is %s in table '%s', this line "
+                       "writes %s",
+                       (int)n, scratch, vg_type_name(t->fields[id].type), t->name,
+                       vg_type_name(f->type));
+            return VG_ECONFLICT;
+        }
+        idx[i] = id;
+    }
+    return VG_OK;
+}
+
+/* Replace an earlier row of the same series and timestamp in this head. */
+static int dedup_in_head(stage_t *st, vg_table_t *t, vg_series_t *s, uint32_t row, int64_t ts)
+{
+    vg_head_t *h = t->head;
+    for (uint32_t r = s->head_last; r != UINT32_MAX;) {
+        vg_hchunk_t *c = vg__head_chunk(h, r);
+        uint32_t i = r % VG_HEAD_CHUNK;
+        if (c->ts[i] == ts && c->dead_by[i] == 0) {
+            int rc = vg__head_inherit(h, row, r, t->nfields, t->fields);
+            if (rc == VG_OK)
+                rc = undo_push(st, h, r);
+            if (rc)
+                return rc;
+            __atomic_store_n(&c->dead_by[i], row + 1, __ATOMIC_RELAXED);
+            h->replaced++;
+            return VG_OK;
+        }
+        r = c->prev[i];
+    }
+    return VG_OK;
+}
+
+static int stage_row(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_t sid,
+                     int64_t ts, const uint32_t *idx, char *scratch, vg_error_t *err)
+{
+    vg_head_t *h = t->head;
+    uint32_t row = vg__head_add_row(h, ts, sid, &t->mu);
+    if (row == UINT32_MAX)
+        return vg_error_set(err, VG_ENOMEM, "head of table '%s' is full", t->name);
+    for (uint32_t i = 0; i < ln->nfields; i++) {
+        const vg_lp_field_t *f = &ln->fields[i];
+        uint32_t col = idx[i];
+        if (col == UINT32_MAX) {
+            uint32_t n = vg_lp_unescape(f->key, 0, scratch);
+            int rc = vg__table_field(t, scratch, n, f->type, &col, NULL, err);
+            if (rc)
+                return rc;
+        }
+        vg_value_t v = f->v;
+        if (f->type == VG_TYPE_STRING) {
+            char *sb = unesc_buf(st->db, f->str.len + 1);
+            if (!sb)
+                return vg_error_set(err, VG_ENOMEM, "string value");
+            v.s.p = sb;
+            v.s.len = vg_lp_unescape(f->str, 1, sb);
+        }
+        if (vg__head_set(h, row, col, f->type, &v) != VG_OK)
+            return vg_error_set(err, VG_ENOMEM, "storing a value");
+    }
+    vg_series_t *s = &t->series[sid];
+    if (ts <= s->head_max_ts) {
+        int rc = dedup_in_head(st, t, s, row, ts);
+        if (rc)
+            return vg_error_set(err, rc, "merging a duplicate point");
+    }
+    if (ts <= s->sealed_max_ts && vg__table_mark_dirty(t, vg__part_start(st->db, ts)) != VG_OK)
+        return vg_error_set(err, VG_ENOMEM, "marking a partition");
+    vg__head_chunk(h, row)->prev[row % VG_HEAD_CHUNK] = s->head_last;
+    s->head_last = row;
+    if (ts > s->head_max_ts)
+        s->head_max_ts = ts;
+    return VG_OK;
+}
+
+/* The line as the WAL keeps it: its text up to the timestamp, then the
+ * timestamp in ns. */
+static int wal_line(vg_buf_t *b, const vg_lp_line_t *ln, int64_t ts)
+{
+    if (vg_buf_reserve(b, ln->ts_off + 24) != VG_OK)
+        return VG_ENOMEM;
+    vg_buf_put(b, ln->line, ln->ts_off);
+    if (!ln->has_ts)
+        vg_buf_put_u8(b, ' ');
+    b->len += (size_t)sprintf((char *)b->p + b->len, "%" PRId64 "\n", ts);
+    return VG_OK;
+}
+
+static int64_t auto_ts(vg_db_t *db)
+{
+    int64_t now = vg_now_ns();
+    if (now <= db->last_auto_ts)
+        now = db->last_auto_ts + 1;
+    db->last_auto_ts = now;
+    return now;
+}
+
+/* Apply one parsed line; VG_EPARSE-class results are line rejections
+ * (recorded in res), anything else fails the batch. */
+static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *res, size_t maxerr,
+                      vg_buf_t *walbuf, vg_error_t *err)
+{
+    vg_db_t *db = st->db;
+    char *scratch = unesc_buf(db, ln->line_len + 1);
+    if (!scratch)
+        return vg_error_set(err, VG_ENOMEM, "unescaping");
+    uint32_t mlen = vg_lp_unescape(ln->measurement, 0, scratch);
+    vg_table_t *t;
+    int rc = vg__table_get(db, scratch, mlen, 1, &t, err);
+    if (rc)
+        return rc;
+    int64_t ts = ln->has_ts ? ln->ts : auto_ts(db);
+    if (!st->replay) {
+        if (db->o.retention_ns > 0 && ts < st->now - db->o.retention_ns) {
+            line_error(res, maxerr, ln->lineno, ln->ts_off + 1, "points beyond retention policy");
+            return VG_OK;
+        }
+        if (ts > st->now + db->o.future_ns) {
+            line_error(res, maxerr, ln->lineno, ln->ts_off + 1,
+                       "timestamp too far in the future (more than %" PRId64 " s ahead)",
+                       db->o.future_ns / VG_NS_PER_SEC);
+            return VG_OK;
+        }
+    }
+    uint32_t idx_stack[64];
+    uint32_t *idx = ln->nfields <= 64 ? idx_stack : vg_malloc(ln->nfields * sizeof *idx);
+    if (!idx)
+        return vg_error_set(err, VG_ENOMEM, "field index");
+    uint32_t sid;
+    rc = line_fields_check(t, ln, scratch, idx, res, maxerr);
+    if (rc == VG_OK)
+        rc = line_series(st, t, ln, &sid, res, maxerr);
+    if (rc == VG_ECONFLICT || rc == VG_ELIMIT || rc == VG_EPARSE) {
+        rc = VG_OK; /* rejected line, already recorded */
+        goto out;
+    }
+    if (rc) {
+        rc = vg_error_set(err, rc, "resolving series of line %" PRIu64, ln->lineno);
+        goto out;
+    }
+    touch(st, t);
+    scratch = unesc_buf(db, ln->line_len + 1);
+    rc = scratch ? stage_row(st, t, ln, sid, ts, idx, scratch, err)
+                 : vg_error_set(err, VG_ENOMEM, "unescaping");
+    if (rc == VG_OK && walbuf)
+        rc = wal_line(walbuf, ln, ts) ? vg_error_set(err, VG_ENOMEM, "WAL buffer") : VG_OK;
+    if (rc == VG_OK)
+        res->rows++;
+out:
+    if (idx != idx_stack)
+        vg_free(idx);
+    return rc;
+}
+
+static void rollback(stage_t *st)
+{
+    for (size_t i = st->nundo; i-- > 0;)
+        __atomic_store_n(&vg__head_chunk(st->undos[i].h, st->undos[i].row)
+                              ->dead_by[st->undos[i].row % VG_HEAD_CHUNK],
+                         0, __ATOMIC_RELAXED);
+    for (uint32_t i = 0; i < st->ntouched; i++) {
+        vg_table_t *t = st->touched[i].t;
+        vg__head_truncate(st->touched[i].head, st->touched[i].nrows0);
+        /* series chains may point at dropped rows: cut them */
+        for (uint32_t s = 0; s < t->nseries; s++) {
+            vg_series_t *se = &t->series[s];
+            while (se->head_last != UINT32_MAX && se->head_last >= st->touched[i].nrows0)
+                se->head_last = vg__head_chunk(t->head, se->head_last)
+                                    ->prev[se->head_last % VG_HEAD_CHUNK];
+        }
+    }
+}
+
+static int parse_all(stage_t *st, const char *buf, size_t len, const vg_write_opts_t *wo,
+                     vg_write_result_t *res, vg_buf_t *walbuf, vg_error_t *err)
+{
+    vg_db_t *db = st->db;
+    vg_lp_parser_t *p = &db->lp;
+    p->precision = st->replay ? VG_PREC_NS : wo->precision;
+    p->lineno = (wo->first_lineno ? wo->first_lineno : 1) - 1;
+    vg_lp_feed(p, buf, len);
+    int rc = VG_OK;
+    for (;;) {
+        vg_lp_line_t *ln;
+        vg_lp_error_t pe;
+        int r = vg_lp_next(p, &ln, &pe);
+        if (r == 0)
+            break;
+        if (r == VG_EPARSE) {
+            if (st->replay)
+                return vg_error_set(err, VG_ECORRUPT, "WAL line %" PRIu64 ": %s", pe.lineno,
+                                    pe.reason);
+            line_error(res, wo->max_errors, pe.lineno, pe.column, "%s", pe.reason);
+            continue;
+        }
+        if (r < 0)
+            return vg_error_set(err, r, "parsing line protocol");
+        rc = apply_line(st, ln, res, wo->max_errors, walbuf, err);
+        if (rc)
+            return rc;
+    }
+    res->last_lineno = p->lineno;
+    res->lines = p->lineno - ((wo->first_lineno ? wo->first_lineno : 1) - 1);
+    res->bytes = len;
+    return rc;
+}
+
+int vg__apply_lines(vg_db_t *db, const char *buf, size_t len, int replay, uint64_t lsn,
+                    vg_write_result_t *res, const vg_write_opts_t *wo, vg_buf_t *walbuf,
+                    vg_error_t *err)
+{
+    stage_t st = {.db = db, .replay = replay, .now = vg_now_ns()};
+    vg_write_opts_t dflt = {.precision = VG_PREC_NS, .first_lineno = 1, .max_errors = 1000};
+    int rc = parse_all(&st, buf, len, wo ? wo : &dflt, res, walbuf, err);
+    if (rc) {
+        rollback(&st);
+    } else if (replay) {
+        for (uint32_t i = 0; i < db->ntables; i++) {
+            vg_head_t *h = db->tables[i]->head;
+            __atomic_store_n(&h->visible, h->nrows, __ATOMIC_RELEASE);
+            h->last_lsn = lsn;
+        }
+    }
+    vg_free(st.undos);
+    return rc;
+}
+
+static int vis_push(vg_db_t *db, uint64_t lsn, vg_head_t *h)
+{
+    if (db->nvis == db->vis_cap) {
+        size_t ncap = db->vis_cap ? db->vis_cap * 2 : 64;
+        vg_pending_vis_t *nv = vg_realloc(db->vis, ncap * sizeof *nv);
+        if (!nv)
+            return VG_ENOMEM;
+        db->vis = nv;
+        db->vis_cap = ncap;
+    }
+    vg__head_ref(h);
+    db->vis[db->nvis++] = (vg_pending_vis_t){lsn, h, h->nrows};
+    h->last_lsn = lsn;
+    return VG_OK;
+}
+
+/* Make the rows of every record up to the WAL's synced LSN visible.
+ * Caller holds db->write_mu. */
+void vg__publish(vg_db_t *db)
+{
+    uint64_t synced = vg_wal_last_lsn(db->wal);
+    size_t i = 0;
+    for (; i < db->nvis && db->vis[i].lsn <= synced; i++) {
+        vg_head_t *h = db->vis[i].head;
+        if (db->vis[i].nrows > h->visible)
+            __atomic_store_n(&h->visible, db->vis[i].nrows, __ATOMIC_RELEASE);
+        vg__head_unref(h);
+    }
+    memmove(db->vis, db->vis + i, (db->nvis - i) * sizeof *db->vis);
+    db->nvis -= i;
+}
+
+static int stage_commit(vg_db_t *db, stage_t *st, uint64_t *lsn, vg_error_t *err)
+{
+    int rc = vg_wal_append(db->wal, db->wal_payload.p, db->wal_payload.len, lsn, err);
+    if (rc)
+        return rc;
+    if (st->overflow) {
+        for (uint32_t i = 0; i < db->ntables && rc == VG_OK; i++)
+            rc = vis_push(db, *lsn, db->tables[i]->head);
+    } else {
+        for (uint32_t i = 0; i < st->ntouched && rc == VG_OK; i++)
+            rc = vis_push(db, *lsn, st->touched[i].head);
+    }
+    return rc ? vg_error_set(err, rc, "queuing visibility") : VG_OK;
+}
+
+int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
+                   vg_write_result_t *res, vg_error_t *err)
+{
+    memset(res, 0, sizeof *res);
+    vg_write_opts_t wo = {.precision = VG_PREC_NS, .first_lineno = 1, .max_errors = 1000};
+    if (opts) {
+        wo = *opts;
+        if (!wo.first_lineno)
+            wo.first_lineno = 1;
+    }
+    if (len > db->o.max_batch_bytes)
+        return vg_error_set(err, VG_ELIMIT, "batch of %zu bytes exceeds the %zu byte limit", len,
+                            db->o.max_batch_bytes);
+    pthread_mutex_lock(&db->write_mu);
+    if (db->read_only || db->failed) {
+        pthread_mutex_unlock(&db->write_mu);
+        return vg_error_set(err, VG_EREADONLY, "database %s is read-only%s", db->dir,
+                            db->failed ? " after an I/O error (restart to recover)" : "");
+    }
+    stage_t st = {.db = db, .now = vg_now_ns()};
+    db->wal_payload.len = 0;
+    uint64_t lsn = 0;
+    int rc = parse_all(&st, buf, len, &wo, res, &db->wal_payload, err);
+    if (rc == VG_OK && res->rows)
+        rc = stage_commit(db, &st, &lsn, err);
+    if (rc)
+        rollback(&st);
+    pthread_mutex_unlock(&db->write_mu);
+    vg_free(st.undos);
+    if (rc || !res->rows)
+        return rc;
+
+    rc = vg_wal_sync(db->wal, lsn, err);
+    pthread_mutex_lock(&db->write_mu);
+    if (rc) {
+        if (!db->failed)
+            vg__db_log(db, "error", "WAL sync failed, turning read-only: %s",
+                       err ? err->msg : "");
+        db->failed = 1;
+        res->rows = 0;
+    } else {
+        vg__publish(db);
+    }
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+void vg_write_result_free(vg_write_result_t *r)
+{
+    if (!r)
+        return;
+    vg_free(r->errors);
+    r->errors = NULL;
+    r->nerrors = 0;
+}

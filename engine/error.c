@@ -62,13 +62,20 @@ int vg_error_wrap(vg_error_t *err, const char *fmt, ...)
 {
     if (!err)
         return VG_OK;
-    char prefix[VG_ERROR_MSG_MAX], old[VG_ERROR_MSG_MAX];
+    char old[VG_ERROR_MSG_MAX];
+    memcpy(old, err->msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    size_t used = n < 0 ? 0 : (size_t)n < sizeof err->msg ? (size_t)n : sizeof err->msg - 1;
+    size_t room = sizeof err->msg - used;
+    if (room > 3) {
+        memcpy(err->msg + used, ": ", 2);
+        size_t ol = strnlen(old, room - 3);
+        memcpy(err->msg + used + 2, old, ol);
+        err->msg[used + 2 + ol] = '\0';
+    }
     return err->code;
 }
 

@@ -6,7 +6,10 @@
  * with VG_IO_AUTO tries the ring first; when ring setup fails (a seccomp
  * profile, kernel.io_uring_disabled, an old kernel) it logs one line through
  * the log callback and uses the fallback. Every call is synchronous for its
- * caller and a vg_io_t may be used from several threads at once.
+ * caller and a vg_io_t may be used from several threads at once (not across
+ * fork(): a child shares the parent's rings, so it creates its own).
+ * The environment variable VIGIL_IO=posix|uring|auto overrides the kind
+ * asked for (any other value: VG_EINVAL).
  *
  * Durability rules the callers rely on:
  *  - vg_io_write_sync() returns 0 only after every byte was written (short
@@ -56,6 +59,7 @@ const char *vg_io_backend(const vg_io_t *io);
 
 /* open(2) flags and mode; *fd set on success. */
 int vg_io_open(vg_io_t *io, const char *path, int flags, mode_t mode, int *fd, vg_error_t *err);
+/* fd < 0 is a no-op; 0 or VG_EIO/VG_ENOSPC (the fd is released either way). */
 int vg_io_close(vg_io_t *io, int fd);
 /* Write all len bytes at off, completing short writes. */
 int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg_error_t *err);
@@ -98,7 +102,8 @@ void vg_io_unmap(vg_io_t *io, vg_io_map_t *m);
 #define VG_CRASH_EXIT 86
 void vg_io_crash_point(vg_io_t *io, const char *point);
 
-#ifdef VG_TESTING
+/* Operation kinds, for the test hooks and the operation log (always defined so the
+ * backends can name them; the hooks themselves exist only in VG_TESTING builds). */
 typedef enum vg_io_op {
     VG_IO_OP_OPEN = 0,
     VG_IO_OP_WRITE,
@@ -110,9 +115,11 @@ typedef enum vg_io_op {
     VG_IO_OP_FSYNC_DIR,
     VG_IO_OP_MKDIR,
     VG_IO_OP_MAP,
+    VG_IO_OP_FALLOCATE, /* the preallocation of vg_io_fallocate (ENOSPC tests) */
     VG_IO_OP__COUNT
 } vg_io_op_t;
 
+#ifdef VG_TESTING
 /* "open", "write", "fsync", ... */
 const char *vg_io_op_name(vg_io_op_t op);
 
@@ -130,7 +137,12 @@ void vg_io_crash_arm(vg_io_t *io, const char *point, unsigned long n);
 /* How many operations of a kind ran (for tests that sweep n). */
 unsigned long vg_io_op_count(vg_io_t *io, vg_io_op_t op);
 
-/* Operation log: every operation, with its path (or fd) and result, in order. */
+/*
+ * Operation log: every operation, with its path (or fd) and result, in order.
+ * path is the one the fd was opened with when known, NULL otherwise; a rename
+ * logs its source. result: bytes for write/read, the fd for open, else 0 or
+ * -errno. fn runs under the log's lock: it must not call back into io.
+ */
 typedef void (*vg_io_log_op_fn)(void *ctx, vg_io_op_t op, const char *path, int fd, long result);
 void vg_io_set_op_log(vg_io_t *io, vg_io_log_op_fn fn, void *ctx);
 #endif

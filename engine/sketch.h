@@ -42,11 +42,19 @@ void vg_sketch_init(vg_sketch_t *s);
 void vg_sketch_reset(vg_sketch_t *s);
 int vg_sketch_add(vg_sketch_t *s, double v);
 int vg_sketch_add_n(vg_sketch_t *s, double v, uint64_t count);
+/* dst += src (dst == src allowed). On VG_ENOMEM dst holds part of src:
+ * reset it. */
 int vg_sketch_merge(vg_sketch_t *dst, const vg_sketch_t *src);
-/* q in [0, 1]; NaN when the sketch is empty. Clamped to [min, max]. */
+/* q in [0, 1] (clamped; NaN q gives NaN); NaN when the sketch is empty.
+ * Ranks 0 and count - 1 return the exact min and max; the rest are clamped
+ * to [min, max]. */
 double vg_sketch_quantile(const vg_sketch_t *s, double q);
 
-/* Compact serialization (varints); decode validates and fails VG_ECORRUPT. */
+/* Compact serialization (varints, min/max as raw little-endian words);
+ * decode validates (counts add up, bin ranges inside what 1e-9 .. DBL_MAX
+ * can produce, no trailing bytes) and fails VG_ECORRUPT.
+ * s must be initialised: its old bins are freed and replaced; on failure
+ * it is left empty. */
 int vg_sketch_encode(const vg_sketch_t *s, vg_buf_t *out);
 int vg_sketch_decode(const uint8_t *p, size_t len, vg_sketch_t *s);
 

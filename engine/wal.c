@@ -1,2 +1,593 @@
-/* placeholder: wal.c is being written */
-typedef int vg__placeholder_wal;
+/*
+ * wal.c: the write-ahead log (wal.h), with group commit.
+ *
+ * Invariants:
+ *  (1) Records are queued in LSN order under w->mu; only the leader writes,
+ *      so file order is LSN order.
+ *  (2) synced_lsn only grows, and only after vg_io_write_sync (or, in mode
+ *      NONE, vg_io_pwrite) returned 0 for bytes that hold every record up
+ *      to it.
+ *  (3) Once failed is set it stays set; no record is reported durable after
+ *      it, and the leader does not touch the file again except to cut it
+ *      back to the last synced offset.
+ *  (4) A new file's header is synced, and its directory fsynced, before any
+ *      record is written into it.
+ */
+#include "wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <lz4.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "crc32c.h"
+#include "vigil/vg_alloc.h"
+
+typedef struct wal_file {
+    uint64_t seq;
+    uint64_t last_lsn; /* 0 when it holds no record */
+} wal_file_t;
+
+struct vg_wal {
+    vg_io_t *io;
+    char dir[4096];
+    vg_wal_mode_t mode;
+    unsigned group_ms;
+    uint64_t file_bytes;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vg_buf_t pending, spare;
+    uint64_t pending_last;
+    uint64_t next_lsn;
+    uint64_t synced_lsn;
+    int leader;
+    int failed;
+    vg_error_t fail_err;
+
+    int fd;
+    uint64_t seq;
+    uint64_t off; /* end of what was written to the current file */
+    uint64_t bytes_total;
+    wal_file_t *files; /* closed files, oldest first, plus the current one last */
+    size_t nfiles, files_cap;
+};
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static void file_path(const char *dir, uint64_t seq, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%016" PRIx64 ".wal", dir, seq);
+}
+
+static int files_push(vg_wal_t *w, uint64_t seq)
+{
+    if (w->nfiles == w->files_cap) {
+        size_t ncap = w->files_cap ? w->files_cap * 2 : 16;
+        wal_file_t *nf = vg_realloc(w->files, ncap * sizeof *nf);
+        if (!nf)
+            return VG_ENOMEM;
+        w->files = nf;
+        w->files_cap = ncap;
+    }
+    w->files[w->nfiles++] = (wal_file_t){seq, 0};
+    return VG_OK;
+}
+
+/* Create file seq with its header, synced, and its directory entry synced. */
+static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
+{
+    char path[4200];
+    file_path(w->dir, seq, path, sizeof path);
+    int fd, rc = vg_io_open(w->io, path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644, &fd, err);
+    if (rc)
+        return rc;
+    uint8_t hdr[VG_WAL_FILE_HEADER];
+    memcpy(hdr, VG_WAL_FILE_MAGIC, 8);
+    put_u32(hdr + 8, 1);
+    put_u32(hdr + 12, vg_crc32c(0, hdr, 12));
+    /* Preallocation keeps appends from changing the file's block map, so most
+     * fdatasyncs write data only; failure to preallocate is harmless. */
+    (void)vg_io_fallocate(w->io, fd, 0, (off_t)w->file_bytes, NULL);
+    rc = vg_io_write_sync(w->io, fd, hdr, sizeof hdr, 0, err);
+    if (rc == VG_OK)
+        rc = vg_io_fsync_dir(w->io, w->dir, err);
+    if (rc == VG_OK)
+        rc = files_push(w, seq);
+    if (rc) {
+        vg_io_close(w->io, fd);
+        return rc;
+    }
+    if (w->fd >= 0)
+        vg_io_close(w->io, w->fd);
+    w->fd = fd;
+    w->seq = seq;
+    w->off = VG_WAL_FILE_HEADER;
+    w->bytes_total += VG_WAL_FILE_HEADER;
+    return VG_OK;
+}
+
+static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *err);
+
+int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t **out,
+                vg_error_t *err)
+{
+    vg_wal_t *w = vg_calloc(1, sizeof *w);
+    if (!w)
+        return vg_error_set(err, VG_ENOMEM, "allocating the WAL");
+    w->io = io;
+    snprintf(w->dir, sizeof w->dir, "%s", dir);
+    w->mode = o->mode;
+    w->group_ms = o->group_ms;
+    w->file_bytes = o->file_bytes ? o->file_bytes : (64u << 20);
+    w->next_lsn = o->next_lsn ? o->next_lsn : 1;
+    w->synced_lsn = w->next_lsn - 1;
+    w->pending_last = w->synced_lsn;
+    w->fd = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    /* Files left by the previous run hold records up to next_lsn - 1: they go
+     * when a seal covers that LSN. */
+    uint64_t *old = NULL;
+    size_t nold = 0;
+    int rc = list_files(dir, &old, &nold, err);
+    for (size_t i = 0; i < nold && rc == VG_OK; i++) {
+        rc = files_push(w, old[i]);
+        if (rc == VG_OK)
+            w->files[w->nfiles - 1].last_lsn = w->next_lsn - 1;
+    }
+    vg_free(old);
+    if (rc == VG_OK)
+        rc = start_file(w, o->next_seq ? o->next_seq : 1, err);
+    if (rc) {
+        vg_wal_close(w, NULL);
+        return rc;
+    }
+    *out = w;
+    return VG_OK;
+}
+
+int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, vg_error_t *err)
+{
+    if (len > VG_WAL_MAX_RECORD)
+        return vg_error_set(err, VG_ELIMIT, "WAL record of %zu bytes exceeds the %u byte limit",
+                            len, VG_WAL_MAX_RECORD);
+    int bound = LZ4_compressBound((int)len);
+    pthread_mutex_lock(&w->mu);
+    if (w->failed) {
+        int rc = vg_error_set(err, w->fail_err.code, "%s", w->fail_err.msg);
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
+    if (vg_buf_reserve(&w->pending, VG_WAL_REC_HEADER + (size_t)bound) != VG_OK) {
+        pthread_mutex_unlock(&w->mu);
+        return vg_error_set(err, VG_ENOMEM, "queuing a WAL record of %zu bytes", len);
+    }
+    uint8_t *h = w->pending.p + w->pending.len;
+    uint8_t *body = h + VG_WAL_REC_HEADER;
+    int clen = len ? LZ4_compress_default(payload, (char *)body, (int)len, bound) : 0;
+    uint32_t flags = 1;
+    if (clen <= 0 || (size_t)clen >= len) {
+        memcpy(body, payload, len);
+        clen = (int)len;
+        flags = 0;
+    }
+    uint64_t l = w->next_lsn++;
+    put_u32(h, VG_WAL_REC_MAGIC);
+    put_u64(h + 8, l);
+    put_u32(h + 16, (uint32_t)clen);
+    put_u32(h + 20, (uint32_t)len);
+    put_u32(h + 24, flags);
+    put_u32(h + 28, 0);
+    put_u32(h + 4, vg_crc32c(0, h + 8, VG_WAL_REC_HEADER - 8 + (size_t)clen));
+    w->pending.len += VG_WAL_REC_HEADER + (size_t)clen;
+    w->pending_last = l;
+    pthread_mutex_unlock(&w->mu);
+    *lsn = l;
+    return VG_OK;
+}
+
+static void fail_locked(vg_wal_t *w, const vg_error_t *e)
+{
+    w->failed = 1;
+    w->fail_err = *e;
+    /* Cut back anything written after the last successful sync so that a
+     * batch answered with an error is not replayed at the next start. If
+     * this fails too, the error was already reported; nothing more to do. */
+    if (w->fd >= 0)
+        (void)vg_io_ftruncate(w->io, w->fd, (off_t)w->off, NULL);
+}
+
+/* Leader: write the swapped-out buffer; called without w->mu held. */
+static int leader_write(vg_wal_t *w, vg_buf_t *b, vg_error_t *err)
+{
+    int rc = VG_OK;
+    if (w->off + b->len > w->file_bytes && w->off > VG_WAL_FILE_HEADER)
+        rc = start_file(w, w->seq + 1, err);
+    if (rc)
+        return rc;
+    vg_io_crash_point(w->io, "wal.submitted");
+    if (w->mode == VG_WAL_SYNC_MODE_NONE)
+        rc = vg_io_pwrite(w->io, w->fd, b->p, b->len, (off_t)w->off, err);
+    else
+        rc = vg_io_write_sync(w->io, w->fd, b->p, b->len, (off_t)w->off, err);
+    if (rc == VG_OK)
+        vg_io_crash_point(w->io, "wal.synced");
+    return rc;
+}
+
+int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
+{
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->failed) {
+            int rc = vg_error_set(err, w->fail_err.code, "%s", w->fail_err.msg);
+            if (err)
+                err->sys_errno = w->fail_err.sys_errno;
+            pthread_mutex_unlock(&w->mu);
+            return rc;
+        }
+        if (w->synced_lsn >= lsn)
+            break;
+        if (w->leader) {
+            pthread_cond_wait(&w->cv, &w->mu);
+            continue;
+        }
+        w->leader = 1;
+        if (w->mode == VG_WAL_SYNC_MODE_GROUP && w->group_ms) {
+            pthread_mutex_unlock(&w->mu);
+            struct timespec ts = {w->group_ms / 1000, (long)(w->group_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&w->mu);
+        }
+        vg_buf_t b = w->pending;
+        w->pending = w->spare;
+        w->pending.len = 0;
+        uint64_t last = w->pending_last;
+        pthread_mutex_unlock(&w->mu);
+
+        vg_error_t e = {0};
+        int rc = b.len ? leader_write(w, &b, &e) : VG_OK;
+
+        pthread_mutex_lock(&w->mu);
+        if (rc == VG_OK) {
+            w->off += b.len;
+            w->bytes_total += b.len;
+            w->synced_lsn = last;
+            if (last > w->files[w->nfiles - 1].last_lsn && b.len)
+                w->files[w->nfiles - 1].last_lsn = last;
+        } else {
+            fail_locked(w, &e);
+        }
+        b.len = 0;
+        w->spare = b;
+        w->leader = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return VG_OK;
+}
+
+int vg_wal_roll(vg_wal_t *w, uint64_t *last_lsn, vg_error_t *err)
+{
+    pthread_mutex_lock(&w->mu);
+    uint64_t upto = w->next_lsn - 1;
+    pthread_mutex_unlock(&w->mu);
+    int rc = vg_wal_sync(w, upto, err);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&w->mu);
+    while (w->leader)
+        pthread_cond_wait(&w->cv, &w->mu);
+    if (w->mode == VG_WAL_SYNC_MODE_NONE && w->fd >= 0)
+        rc = vg_io_fsync(w->io, w->fd, 1, err);
+    if (rc == VG_OK)
+        rc = start_file(w, w->seq + 1, err);
+    if (rc == VG_OK)
+        *last_lsn = w->next_lsn - 1;
+    else if (!w->failed) {
+        vg_error_t e = {0};
+        vg_error_set(&e, rc, "%s", err ? err->msg : "rolling the WAL");
+        fail_locked(w, &e);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+int vg_wal_truncate(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
+{
+    pthread_mutex_lock(&w->mu);
+    size_t keep = 0;
+    int rc = VG_OK;
+    for (size_t i = 0; i < w->nfiles; i++) {
+        wal_file_t f = w->files[i];
+        int current = (i == w->nfiles - 1);
+        if (!current && f.last_lsn <= lsn && rc == VG_OK) {
+            char path[4200];
+            file_path(w->dir, f.seq, path, sizeof path);
+            rc = vg_io_unlink(w->io, path, err);
+            if (rc == VG_OK)
+                continue;
+        }
+        w->files[keep++] = f;
+    }
+    w->nfiles = keep;
+    pthread_mutex_unlock(&w->mu);
+    if (rc == VG_OK)
+        vg_io_crash_point(w->io, "wal.truncated");
+    return rc;
+}
+
+int vg_wal_close(vg_wal_t *w, vg_error_t *err)
+{
+    if (!w)
+        return VG_OK;
+    int rc = VG_OK;
+    if (w->fd >= 0 && !w->failed) {
+        rc = vg_wal_sync(w, w->next_lsn - 1, err);
+        if (rc == VG_OK && w->mode == VG_WAL_SYNC_MODE_NONE)
+            rc = vg_io_fsync(w->io, w->fd, 1, err);
+    }
+    if (w->fd >= 0)
+        vg_io_close(w->io, w->fd);
+    vg_buf_free(&w->pending);
+    vg_buf_free(&w->spare);
+    vg_free(w->files);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    vg_free(w);
+    return rc;
+}
+
+int vg_wal_failed(const vg_wal_t *w)
+{
+    return __atomic_load_n(&w->failed, __ATOMIC_RELAXED);
+}
+
+uint64_t vg_wal_bytes(const vg_wal_t *w)
+{
+    return __atomic_load_n(&w->bytes_total, __ATOMIC_RELAXED);
+}
+
+uint64_t vg_wal_last_lsn(const vg_wal_t *w)
+{
+    return __atomic_load_n(&w->synced_lsn, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------- replay */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* File numbers of dir's *.wal files, sorted. Ownership: *out with vg_free. */
+static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *err)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            *out = NULL;
+            *n = 0;
+            return VG_OK;
+        }
+        return vg_error_sys(err, VG_EIO, errno, "listing WAL folder %s", dir);
+    }
+    uint64_t *v = NULL;
+    size_t cnt = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l != 20 || strcmp(de->d_name + 16, ".wal") != 0)
+            continue;
+        char *end;
+        uint64_t seq = strtoull(de->d_name, &end, 16);
+        if (end != de->d_name + 16)
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            uint64_t *nv = vg_realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                vg_free(v);
+                closedir(d);
+                return vg_error_set(err, VG_ENOMEM, "listing WAL folder");
+            }
+            v = nv;
+        }
+        v[cnt++] = seq;
+    }
+    closedir(d);
+    qsort(v, cnt, sizeof *v, cmp_u64);
+    *out = v;
+    *n = cnt;
+    return VG_OK;
+}
+
+/* Does a complete, valid record start at off? */
+static int record_ok(const uint8_t *p, size_t size, size_t off)
+{
+    if (size - off < VG_WAL_REC_HEADER || get_u32(p + off) != VG_WAL_REC_MAGIC)
+        return 0;
+    uint32_t clen = get_u32(p + off + 16);
+    if (clen > VG_WAL_MAX_RECORD || clen > size - off - VG_WAL_REC_HEADER)
+        return 0;
+    return vg_crc32c(0, p + off + 8, VG_WAL_REC_HEADER - 8 + clen) == get_u32(p + off + 4);
+}
+
+/* A valid record anywhere in [from, size)? Distinguishes damage in the
+ * middle of the last file (corruption) from a torn tail (nothing after). */
+static int valid_record_after(const uint8_t *p, size_t size, size_t from)
+{
+    for (size_t o = from; o + VG_WAL_REC_HEADER <= size; o++)
+        if (p[o] == 'V' && record_ok(p, size, o))
+            return 1;
+    return 0;
+}
+
+typedef struct replay_state {
+    vg_io_t *io;
+    const char *path;
+    uint64_t after;
+    uint64_t prev_lsn;
+    vg_wal_replay_fn fn;
+    void *ctx;
+    vg_wal_replay_report_t *rep;
+    char *raw;
+    size_t raw_cap;
+} replay_state_t;
+
+static int replay_record(replay_state_t *st, const uint8_t *h, vg_error_t *err, size_t off)
+{
+    uint64_t lsn = get_u64(h + 8);
+    uint32_t clen = get_u32(h + 16), rlen = get_u32(h + 20), flags = get_u32(h + 24);
+    if (lsn <= st->prev_lsn || rlen > VG_WAL_MAX_RECORD)
+        return vg_error_set(err, VG_ECORRUPT, "WAL file %s: record at offset %zu: %s", st->path,
+                            off, lsn <= st->prev_lsn ? "LSN out of order" : "length too large");
+    st->prev_lsn = lsn;
+    if (lsn > st->rep->last_lsn)
+        st->rep->last_lsn = lsn;
+    if (lsn <= st->after) {
+        st->rep->skipped++;
+        return VG_OK;
+    }
+    const char *payload = (const char *)h + VG_WAL_REC_HEADER;
+    size_t plen = clen;
+    if (flags & 1) {
+        if (rlen > st->raw_cap) {
+            char *nr = vg_realloc(st->raw, rlen);
+            if (!nr)
+                return vg_error_set(err, VG_ENOMEM, "replaying the WAL");
+            st->raw = nr;
+            st->raw_cap = rlen;
+        }
+        int got = LZ4_decompress_safe(payload, st->raw, (int)clen, (int)rlen);
+        if (got < 0 || (uint32_t)got != rlen)
+            return vg_error_set(err, VG_ECORRUPT,
+                                "WAL file %s: record at offset %zu does not decompress", st->path,
+                                off);
+        payload = st->raw;
+        plen = rlen;
+    }
+    st->rep->records++;
+    return st->fn ? st->fn(st->ctx, lsn, payload, plen, err) : VG_OK;
+}
+
+static int cut_file(vg_io_t *io, const char *path, size_t at, vg_error_t *err)
+{
+    int fd, rc = vg_io_open(io, path, O_WRONLY | O_CLOEXEC, 0, &fd, err);
+    if (rc)
+        return rc;
+    rc = vg_io_ftruncate(io, fd, (off_t)at, err);
+    if (rc == VG_OK)
+        rc = vg_io_fsync(io, fd, 0, err);
+    vg_io_close(io, fd);
+    return rc;
+}
+
+static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *err)
+{
+    vg_io_map_t m = {0};
+    int rc = vg_io_map(st->io, st->path, &m, err);
+    if (rc)
+        return rc;
+    const uint8_t *p = m.p;
+    size_t size = m.len, off = VG_WAL_FILE_HEADER, bad = 0;
+    int torn = 0;
+    if (size < VG_WAL_FILE_HEADER || memcmp(p, VG_WAL_FILE_MAGIC, 8) != 0 ||
+        get_u32(p + 12) != vg_crc32c(0, p, 12)) {
+        if (!last) {
+            vg_io_unmap(st->io, &m);
+            return vg_error_set(err, VG_ECORRUPT, "WAL file %s: bad header at offset 0",
+                                st->path);
+        }
+        torn = 1; /* a file created by a crash before its header was synced */
+        bad = 0;
+    }
+    while (!torn && off < size) {
+        if (!record_ok(p, size, off)) {
+            /* zero bytes past the end are preallocated space, not damage */
+            int zero_tail = 1;
+            for (size_t i = off; i < size && zero_tail; i++)
+                zero_tail = p[i] == 0;
+            if (zero_tail)
+                break;
+            if (!last || valid_record_after(p, size, off + 1)) {
+                vg_io_unmap(st->io, &m);
+                return vg_error_set(err, VG_ECORRUPT,
+                                    "WAL file %s: checksum mismatch at offset %zu", st->path, off);
+            }
+            torn = 1;
+            bad = off;
+            break;
+        }
+        rc = replay_record(st, p + off, err, off);
+        if (rc) {
+            vg_io_unmap(st->io, &m);
+            return rc;
+        }
+        off += VG_WAL_REC_HEADER + get_u32(p + off + 16);
+    }
+    vg_io_unmap(st->io, &m);
+    if (torn) {
+        st->rep->torn_bytes = size - bad;
+        snprintf(st->rep->torn_file, sizeof st->rep->torn_file, "%s", st->path);
+        if (cut_tail)
+            rc = bad < VG_WAL_FILE_HEADER ? vg_io_unlink(st->io, st->path, err)
+                                          : cut_file(st->io, st->path, bad, err);
+    }
+    return rc;
+}
+
+int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail,
+                  vg_wal_replay_fn fn, void *ctx, vg_wal_replay_report_t *rep, vg_error_t *err)
+{
+    memset(rep, 0, sizeof *rep);
+    uint64_t *seqs;
+    size_t n;
+    int rc = list_files(dir, &seqs, &n, err);
+    if (rc)
+        return rc;
+    replay_state_t st = {.io = io, .after = after_lsn, .fn = fn, .ctx = ctx, .rep = rep};
+    char path[4200];
+    for (size_t i = 0; i < n && rc == VG_OK; i++) {
+        file_path(dir, seqs[i], path, sizeof path);
+        st.path = path;
+        rc = replay_file(&st, i == n - 1, cut_tail, err);
+        rep->files++;
+        rep->last_seq = seqs[i];
+    }
+    vg_free(st.raw);
+    vg_free(seqs);
+    return rc;
+}

@@ -86,13 +86,17 @@ typedef struct vg_lp_line {
 /* Why a line was rejected. */
 typedef struct vg_lp_error {
     uint64_t lineno;  /* 1-based */
-    uint32_t column;  /* 1-based byte offset within the line */
+    uint32_t column;  /* 1-based byte offset within the line of the offending
+                         byte: the start of a bad value or key, the first bad
+                         byte of a timestamp, line_len + 1 for something
+                         missing at the end, max_line + 1 for a long line */
     char reason[160]; /* "invalid field value", "NaN is not a valid field value", ... */
 } vg_lp_error_t;
 
 typedef struct vg_lp_limits {
     uint32_t max_line;   /* bytes per line, default 64 KiB */
-    uint32_t max_string; /* bytes per string field value, default 1 MiB */
+    uint32_t max_string; /* bytes per string field value as written (escapes
+                            included), default 1 MiB */
     uint32_t max_tags;   /* tags per line, default 256 */
     uint32_t max_fields; /* fields per line, default 1024 */
 } vg_lp_limits_t;
@@ -120,6 +124,8 @@ typedef struct vg_lp_parser {
 
 /* lim may be NULL for the defaults. Allocates nothing until the first line. */
 void vg_lp_init(vg_lp_parser_t *p, const vg_lp_limits_t *lim, vg_precision_t precision);
+/* Frees the arrays and forgets the buffer and the line count; keeps the
+ * limits and the precision, so the parser may be fed again. */
 void vg_lp_reset(vg_lp_parser_t *p);
 
 /*
@@ -143,24 +149,31 @@ int vg_lp_next(vg_lp_parser_t *p, vg_lp_line_t **out, vg_lp_error_t *e);
 
 /*
  * Resolve the escapes of s into dst (at least s.len bytes). In a string field
- * value, `\"` and `\\` become `"` and `\`; in names and tag values, a
- * backslash before a comma, equals sign or space (and, in a measurement,
- * before a comma or space) is dropped; any other backslash stays.
- * is_string selects the string-field rules. Returns the resolved length.
+ * value, `\"` and `\\` become `"` and `\`; in names and tag values, `\,`
+ * `\=` `\ ` and `\\` become `,` `=` ` ` and `\` (the same rule for a
+ * measurement, where `\=` is never needed but is accepted); any other
+ * backslash stays, so `a\b` is `a\b`, `a\\b` is `a\b` and `a\\\b` is
+ * `a\\b`, as in the InfluxDB docs. is_string selects the string-field
+ * rules. Returns the resolved length.
  */
 uint32_t vg_lp_unescape(vg_lp_str_t s, int is_string, char *dst);
 
 /*
  * Write s into dst escaped for its position (inverse of vg_lp_unescape).
  * kind: 'm' measurement, 'k' tag key/tag value/field key, 's' string field
- * value (without the quotes). dst must hold 2 * len bytes. Returns the length.
+ * value (without the quotes). Every backslash is doubled. dst must hold
+ * 2 * len bytes. Returns the length. Not expressible in a line at all: a
+ * newline anywhere, a measurement starting with '#' or a tab (the line would
+ * read as a comment or lose the tab), an empty measurement, key or tag value.
  */
 size_t vg_lp_escape(const char *s, size_t len, char kind, char *dst);
 
 /*
  * Format a float so that it reads back bit for bit (shortest round-trip
- * form, always with a '.', 'e' or 'n' so it never reads as an integer).
- * dst must hold 32 bytes. Returns the length.
+ * form, always with a '.', 'e' or 'n' so it never reads as an integer:
+ * 1.0 is "1.0", -0.0 is "-0.0", 5e-324 is "5e-324"; NaN and infinities, which
+ * the parser never produces, come out as "NaN", "+Inf", "-Inf").
+ * dst must hold 32 bytes; NUL-terminated. Returns the length.
  */
 size_t vg_lp_format_float(double v, char *dst);
 

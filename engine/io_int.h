@@ -1,0 +1,80 @@
+/*
+ * io_int.h: what io.c shares with its two backends (io_posix.c, io_uring.c).
+ *
+ * A backend is a table of primitives that return raw kernel results: a
+ * non-negative value on success, -errno on failure. They never touch a
+ * vg_error_t: io.c alone turns -errno into VG_EIO / VG_ENOSPC and a message.
+ *
+ * Fault injection: before (or, for an fsync on the ring, after) each
+ * operation a backend asks vg__io_fault_take() whether the test hooks want
+ * it to fail, and with which errno. In builds without VG_TESTING that call
+ * is an inline constant 0 and costs nothing.
+ */
+#ifndef VG_ENGINE_IO_INT_H
+#define VG_ENGINE_IO_INT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "io.h"
+
+/* Give up after this many EAGAIN/EINTR results in a row for one operation,
+ * so that a persistent EAGAIN cannot spin forever. */
+#define VG_IO_MAX_RETRY 64
+
+/* Passed as the fault kind of an operation that must not consume faults
+ * (the open and close around a directory fsync, the fd of a map). */
+#define VG_IO_OP_NONE VG_IO_OP__COUNT
+
+struct vg_io_ops {
+    const char *name; /* "io_uring" or "posix" */
+    /* Set up the backend state (vg__io_set_state); 0 or -errno, *why says which call failed. */
+    int (*init)(vg_io_t *io, unsigned ring_entries, const char **why);
+    void (*fini)(vg_io_t *io);
+    /* fd, or -errno. fop: the fault kind to consult (VG_IO_OP_NONE for none). */
+    int (*open)(vg_io_t *io, const char *path, int flags, mode_t mode, vg_io_op_t fop);
+    int (*close)(vg_io_t *io, int fd);
+    /* All len bytes at off, short writes completed: 0 or -errno. */
+    int (*pwrite)(vg_io_t *io, int fd, const void *buf, size_t len, off_t off);
+    /*
+     * All len bytes at off, then an fdatasync ordered after them: 0 or
+     * -errno. On failure *failed_op says which step failed (VG_IO_OP_WRITE
+     * or VG_IO_OP_FSYNC).
+     */
+    int (*write_sync)(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
+                      vg_io_op_t *failed_op);
+    int (*fsync)(vg_io_t *io, int fd, int datasync, vg_io_op_t fop);
+    /* Up to len bytes, short reads retried until EOF: 0 or -errno, *got = bytes read. */
+    int (*pread)(vg_io_t *io, int fd, void *buf, size_t len, off_t off, size_t *got);
+    int (*rename)(vg_io_t *io, const char *from, const char *to);
+    int (*unlink)(vg_io_t *io, const char *path);
+    int (*mkdir)(vg_io_t *io, const char *path, mode_t mode);
+};
+
+extern const struct vg_io_ops vg__io_posix_ops;
+extern const struct vg_io_ops vg__io_uring_ops;
+
+/* The backend's private state, owned by the backend (set in init, freed in fini). */
+void *vg__io_state(vg_io_t *io);
+void vg__io_set_state(vg_io_t *io, void *state);
+
+#ifdef VG_TESTING
+/*
+ * Called once per operation of kind op a backend runs (each write and read
+ * syscall or SQE, each fsync that really ran). Counts it and returns the
+ * errno to inject (0: none). For writes, *go_short (may be NULL) is set
+ * non-zero when this write must complete with half its bytes.
+ */
+int vg__io_fault_take(vg_io_t *io, vg_io_op_t op, int *go_short);
+#else
+static inline int vg__io_fault_take(vg_io_t *io, vg_io_op_t op, int *go_short)
+{
+    (void)io;
+    (void)op;
+    if (go_short)
+        *go_short = 0;
+    return 0;
+}
+#endif
+
+#endif

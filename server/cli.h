@@ -1,0 +1,25 @@
+/*
+ * cli.h: the `vigil` command line: one file per command, sharing a few
+ * helpers (cli_util.c). Exit status: 0 success, 1 the command ran but
+ * something was rejected or failed, 2 bad usage.
+ */
+#ifndef VG_SERVER_CLI_H
+#define VG_SERVER_CLI_H
+
+#include "vigil/vigil.h"
+
+int cli_ingest(int argc, char **argv);
+int cli_stats(int argc, char **argv);
+int cli_dump(int argc, char **argv);
+int cli_simulate(int argc, char **argv);
+int cli_repair(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+
+/* Open a database for the CLI: logs to stderr; on VG_ELOCKED retries read-only when ro_ok. */
+int cli_open(const char *dir, int read_only, int ro_ok, vg_db_t **db);
+void cli_log(void *ctx, const char *level, const char *msg);
+/* "1.2 MiB" style */
+void cli_bytes(uint64_t n, char *out, size_t cap);
+int cli_has_help(int argc, char **argv);
+
+#endif
