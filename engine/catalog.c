@@ -205,8 +205,8 @@ int vg_catalog_load(vg_db_t *db, vg_error_t *err)
     snprintf(path, sizeof path, "%s/CATALOG", db->dir);
     if (access(path, F_OK) != 0)
         return VG_OK;
-    char *text;
-    size_t len;
+    char *text = NULL;
+    size_t len = 0;
     int rc = read_all(db, path, &text, &len, err);
     if (rc)
         return rc;

@@ -561,7 +561,7 @@ static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *e
     vg_io_unmap(st->io, &m);
     if (torn) {
         st->rep->torn_bytes = size - bad;
-        snprintf(st->rep->torn_file, sizeof st->rep->torn_file, "%s", st->path);
+        snprintf(st->rep->torn_file, sizeof st->rep->torn_file, "%.500s", st->path);
         if (cut_tail)
             rc = bad < VG_WAL_FILE_HEADER ? vg_io_unlink(st->io, st->path, err)
                                           : cut_file(st->io, st->path, bad, err);
