@@ -20,7 +20,8 @@ rows_after=$("$VIGIL" dump "$T/a" llm_request | wc -l)
 [ "$rows_before" = "$rows_after" ]
 "$VIGIL" stats "$T/a" | grep -A1 "^table llm_request" | grep -q "rows $rows_after "
 # a point rewritten after sealing: fields merge, the new value wins
-"$VIGIL" dump "$T/a" llm_request > "$T/all.lp"; sed -n 1p "$T/all.lp" > "$T/one.lp"
+"$VIGIL" dump "$T/a" llm_request > "$T/all.lp"
+sed -n 1p "$T/all.lp" > "$T/one.lp"
 ts=$(awk '{print $NF}' "$T/one.lp")
 key=$(awk '{print $1}' "$T/one.lp")
 printf '%s quality=0.123456,extra=1i %s\n' "$key" "$ts" | "$VIGIL" ingest "$T/a" - > /dev/null
@@ -30,7 +31,7 @@ grep -q "quality=0.123456" "$T/merged.lp"
 grep -q "extra=1i" "$T/merged.lp"
 grep -q "latency_s=" "$T/merged.lp"
 # bad lines: reported with line number and reason, exit status 1, good lines kept
-printf 'm,t=a f=1 1\nm,t=a f=x\nm,t=a f=2 2\n' | { "$VIGIL" ingest "$T/c" - 2> "$T/err" || true; } > "$T/out"
+now=$(date +%s%N); printf 'm,t=a f=1 %s\nm,t=a f=x\nm,t=a f=2 %s\n' "$now" "$((now+1))" | { "$VIGIL" ingest "$T/c" - 2> "$T/err" || true; } > "$T/out"
 grep -q "line 2, column" "$T/err"
 grep -q "2 rows accepted, 1 rows rejected" "$T/out"
 echo "1 passed, 0 failed"
