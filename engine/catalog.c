@@ -157,10 +157,13 @@ static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
             t->replaced = strtoull(tok[2], NULL, 10);
     } else if (n == 4 && strcmp(tok[0], "field") == 0) {
         char *name = unescape(tok[1]), *f = unescape(tok[2]);
+        int type = atoi(tok[3]);
         uint32_t idx;
+        if (type < VG_TYPE_FLOAT || type > VG_TYPE_STRING)
+            return VG_EPARSE;
         rc = vg__table_get(db, name, strlen(name), 1, &t, err);
         if (rc == VG_OK)
-            rc = vg__table_field(t, f, strlen(f), (vg_type_t)atoi(tok[3]), &idx, NULL, err);
+            rc = vg__table_field(t, f, strlen(f), (vg_type_t)type, &idx, NULL, err);
     } else if (n == 3 && strcmp(tok[0], "tag") == 0) {
         char *name = unescape(tok[1]), *k = unescape(tok[2]);
         rc = vg__table_get(db, name, strlen(name), 1, &t, err);
@@ -175,7 +178,7 @@ static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
         if (rc == VG_OK)
             rc = vg__table_add_seg(t, r);
     } else {
-        return VG_ECORRUPT;
+        return VG_EPARSE; /* an entry this version does not know, or a mangled one */
     }
     return rc;
 }
@@ -230,7 +233,7 @@ int vg_catalog_load(vg_db_t *db, vg_error_t *err)
         char *tok[10];
         int n = split(line, tok, 10);
         rc = load_line(db, tok, n, err);
-        if (rc == VG_ECORRUPT && (!err || strstr(err->msg, "segment") == NULL))
+        if (rc == VG_EPARSE)
             rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: bad entry at offset %zu (line %zu)",
                               path, off, lineno);
     }

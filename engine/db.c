@@ -173,7 +173,7 @@ static void *bg_main(void *arg)
         vg_error_t e = {0};
         int rc = VG_OK;
         if (need_seal(db))
-            rc = vg__seal_all(db, 0, &e);
+            rc = vg__seal_all(db, &e);
         if (rc == VG_OK)
             rc = vg__compact_all(db, &e);
         if (rc == VG_OK)
@@ -296,7 +296,7 @@ int vg_db_flush(vg_db_t *db, vg_error_t *err)
 {
     if (db->read_only || db->failed)
         return vg_error_set(err, VG_EREADONLY, "database %s is read-only", db->dir);
-    return vg__seal_all(db, 1, err);
+    return vg__seal_all(db, err);
 }
 
 int vg_db_compact(vg_db_t *db, vg_error_t *err)

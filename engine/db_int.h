@@ -229,7 +229,7 @@ void vg__segref_unref(vg_segref_t *r);
 void vg__publish(vg_db_t *db);
 
 /* ---- db_seal.c ---- */
-int vg__seal_all(vg_db_t *db, int force, vg_error_t *err);
+int vg__seal_all(vg_db_t *db, vg_error_t *err);
 int vg__compact_all(vg_db_t *db, vg_error_t *err);
 int vg__retention(vg_db_t *db, vg_error_t *err);
 int vg__catalog_write(vg_db_t *db, vg_error_t *err);

@@ -73,7 +73,7 @@ static int write_merged(vg_db_t *db, vg_table_t *t, const vg_snap_t *snap, const
     pthread_mutex_lock(&t->mu);
     uint32_t nser = t->nseries;
     vg_series_t *ser = vg_malloc((nser + 1) * sizeof *ser);
-    if (ser)
+    if (ser && nser)
         memcpy(ser, t->series, nser * sizeof *ser);
     pthread_mutex_unlock(&t->mu);
     sb.series = ser;
@@ -202,7 +202,7 @@ static int seal_head(vg_db_t *db, vg_table_t *t, vg_head_t *h, uint64_t lsn, vg_
     pthread_mutex_lock(&t->mu);
     snap.nfields = t->nfields;
     snap.fields = vg_malloc((t->nfields + 1) * sizeof *snap.fields);
-    if (snap.fields)
+    if (snap.fields && t->nfields)
         memcpy(snap.fields, t->fields, t->nfields * sizeof *snap.fields);
     pthread_mutex_unlock(&t->mu);
     int64_t *parts;
@@ -292,9 +292,8 @@ static int table_install(vg_table_t *t, vg_head_t *h, vg_segref_t **segs, uint32
     return rc;
 }
 
-int vg__seal_all(vg_db_t *db, int force, vg_error_t *err)
+int vg__seal_all(vg_db_t *db, vg_error_t *err)
 {
-    (void)force;
     pthread_mutex_lock(&db->meta_mu);
     pthread_mutex_lock(&db->write_mu);
     uint64_t lsn = 0;
@@ -359,7 +358,8 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
                 __atomic_add_fetch(&t->segs[i]->refs, 1, __ATOMIC_RELAXED);
                 snap.segs[snap.nsegs++] = t->segs[i];
             }
-        memcpy(snap.fields, t->fields, t->nfields * sizeof *snap.fields);
+        if (t->nfields)
+            memcpy(snap.fields, t->fields, t->nfields * sizeof *snap.fields);
         snap.nfields = t->nfields;
     }
     pthread_mutex_unlock(&t->mu);

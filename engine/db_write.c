@@ -44,7 +44,7 @@ static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint
                        const char *fmt, ...)
 {
     res->rejected++;
-    if (!res || res->nerrors >= max)
+    if (res->nerrors >= max)
         return;
     if (res->nerrors % 16 == 0) {
         vg_line_error_t *ne = vg_realloc(res->errors, (res->nerrors + 16) * sizeof *ne);
@@ -61,20 +61,21 @@ static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint
     va_end(ap);
 }
 
-static int touch(stage_t *st, vg_table_t *t)
+/* Remember the head row count of each table a batch writes, for rollback
+ * and visibility; past 64 tables, visibility falls back to every table. */
+static void touch(stage_t *st, vg_table_t *t)
 {
     for (uint32_t i = 0; i < st->ntouched; i++)
         if (st->touched[i].t == t)
-            return VG_OK;
+            return;
     if (st->ntouched == 64) {
         st->overflow = 1;
-        return VG_OK;
+        return;
     }
     st->touched[st->ntouched].t = t;
     st->touched[st->ntouched].head = t->head;
     st->touched[st->ntouched].nrows0 = t->head->nrows;
     st->ntouched++;
-    return VG_OK;
 }
 
 static int undo_push(stage_t *st, vg_head_t *h, uint32_t row)

@@ -93,6 +93,8 @@ uint32_t vg__head_add_row(vg_head_t *h, int64_t ts, uint32_t series, pthread_mut
     c->dead_by[i] = 0;
     c->prev[i] = UINT32_MAX;
     h->nrows = row + 1;
+    if (row == 0)
+        h->born_ns = vg_now_ns();
     if (ts < h->ts_min)
         h->ts_min = ts;
     if (ts > h->ts_max)

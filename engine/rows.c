@@ -65,7 +65,8 @@ int vg__snap_take(vg_db_t *db, vg_table_t *t, vg_snap_t *s, vg_error_t *err)
     vg__head_ref(t->head);
     s->heads[s->nheads] = t->head;
     s->visible[s->nheads++] = __atomic_load_n(&t->head->visible, __ATOMIC_ACQUIRE);
-    memcpy(s->fields, t->fields, t->nfields * sizeof *s->fields);
+    if (t->nfields)
+        memcpy(s->fields, t->fields, t->nfields * sizeof *s->fields);
     s->nfields = t->nfields;
     s->nseries = t->nseries;
     pthread_mutex_unlock(&t->mu);
@@ -148,7 +149,8 @@ static int list_parts(vg_rows_t *r)
             if (add_part(r, p, &cap))
                 return VG_ENOMEM;
     }
-    qsort(r->parts, r->nparts, sizeof *r->parts, cmp_i64);
+    if (r->nparts)
+        qsort(r->parts, r->nparts, sizeof *r->parts, cmp_i64);
     size_t u = 0;
     for (size_t i = 0; i < r->nparts; i++)
         if (u == 0 || r->parts[u - 1] != r->parts[i])

@@ -120,7 +120,7 @@ int vg_db_stats(vg_db_t *db, vg_db_stats_t *out, vg_error_t *err)
     pthread_mutex_lock(&db->tables_mu);
     uint32_t n = db->ntables;
     vg_table_t **tabs = vg_malloc((n + 1) * sizeof *tabs);
-    if (tabs)
+    if (tabs && n)
         memcpy(tabs, db->tables, n * sizeof *tabs);
     pthread_mutex_unlock(&db->tables_mu);
     out->tables = vg_calloc(n + 1, sizeof *out->tables);

@@ -428,7 +428,8 @@ static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *er
         v[cnt++] = seq;
     }
     closedir(d);
-    qsort(v, cnt, sizeof *v, cmp_u64);
+    if (cnt)
+        qsort(v, cnt, sizeof *v, cmp_u64);
     *out = v;
     *n = cnt;
     return VG_OK;

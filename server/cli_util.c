@@ -18,8 +18,6 @@ int cli_open(const char *dir, int read_only, int ro_ok, vg_db_t **db)
     vg_db_opts_default(&o);
     o.read_only = read_only;
     o.log = cli_log;
-    const char *io = getenv("VIGIL_IO");
-    (void)io; /* the I/O layer reads VIGIL_IO itself */
     vg_error_t err = {0};
     int rc = vg_db_open(dir, &o, db, &err);
     if (rc == VG_ELOCKED && ro_ok) {
