@@ -12,6 +12,7 @@
  */
 #include "catalog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -45,6 +46,12 @@ static int put_fmt(vg_buf_t *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
     return VG_OK;
+}
+
+/* Append the checksum line over everything in b. */
+static int seal_text(vg_buf_t *b)
+{
+    return put_fmt(b, "crc32c %08x\n", vg_crc32c(0, b->p, b->len));
 }
 
 static int emit_table(vg_buf_t *b, vg_table_t *t)
@@ -91,31 +98,38 @@ int vg_catalog_write(vg_db_t *db, vg_error_t *err)
     }
     pthread_mutex_unlock(&db->tables_mu);
     if (rc == VG_OK)
-        rc = put_fmt(&b, "crc32c %08x\n", vg_crc32c(0, b.p, b.len));
+        rc = seal_text(&b);
     if (rc) {
         vg_buf_free(&b);
         return vg_error_set(err, VG_ENOMEM, "writing the catalog");
     }
+    rc = vg_catalog_publish(db->io, db->dir, (const char *)b.p, b.len, err);
+    vg_buf_free(&b);
+    return rc;
+}
+
+int vg_catalog_publish(vg_io_t *io, const char *dir, const char *text, size_t len,
+                       vg_error_t *err)
+{
     char tmp[4200], path[4200];
-    snprintf(tmp, sizeof tmp, "%s/CATALOG.tmp", db->dir);
-    snprintf(path, sizeof path, "%s/CATALOG", db->dir);
+    snprintf(tmp, sizeof tmp, "%s/CATALOG.tmp", dir);
+    snprintf(path, sizeof path, "%s/CATALOG", dir);
     int fd;
-    rc = vg_io_open(db->io, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644, &fd, err);
+    int rc = vg_io_open(io, tmp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644, &fd, err);
     if (rc == VG_OK) {
-        rc = vg_io_pwrite(db->io, fd, b.p, b.len, 0, err);
+        rc = vg_io_pwrite(io, fd, text, len, 0, err);
         if (rc == VG_OK)
-            rc = vg_io_fsync(db->io, fd, 0, err);
-        vg_io_close(db->io, fd);
+            rc = vg_io_fsync(io, fd, 0, err);
+        vg_io_close(io, fd);
     }
     if (rc == VG_OK)
-        rc = vg_io_rename(db->io, tmp, path, err);
+        rc = vg_io_rename(io, tmp, path, err);
     if (rc == VG_OK)
-        rc = vg_io_fsync_dir(db->io, db->dir, err);
+        rc = vg_io_fsync_dir(io, dir, err);
     if (rc == VG_OK)
-        vg_io_crash_point(db->io, "catalog.published");
+        vg_io_crash_point(io, "catalog.published");
     else
-        vg_io_unlink(db->io, tmp, NULL);
-    vg_buf_free(&b);
+        vg_io_unlink(io, tmp, NULL);
     return rc;
 }
 
@@ -183,22 +197,40 @@ static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
     return rc;
 }
 
-static int read_all(vg_db_t *db, const char *path, char **out, size_t *len, vg_error_t *err)
+int vg_catalog_read(vg_io_t *io, const char *path, char **out, size_t *len, vg_error_t *err)
 {
+    if (access(path, F_OK) != 0)
+        return vg_error_set(err, VG_ENOTFOUND, "no catalog %s", path);
     vg_io_map_t m;
-    int rc = vg_io_map(db->io, path, &m, err);
+    int rc = vg_io_map(io, path, &m, err);
     if (rc)
         return rc;
-    *out = vg_malloc(m.len + 1);
-    if (!*out) {
-        vg_io_unmap(db->io, &m);
+    char *text = vg_malloc(m.len + 1);
+    if (!text) {
+        vg_io_unmap(io, &m);
         return vg_error_set(err, VG_ENOMEM, "reading %s", path);
     }
     if (m.len)
-        memcpy(*out, m.p, m.len);
-    (*out)[m.len] = '\0';
-    *len = m.len;
-    vg_io_unmap(db->io, &m);
+        memcpy(text, m.p, m.len);
+    text[m.len] = '\0';
+    size_t n = m.len;
+    vg_io_unmap(io, &m);
+    /* the checksum line is the last line: "crc32c xxxxxxxx\n" */
+    char *crcline = n >= 16 ? text + n - 16 : NULL;
+    unsigned stored = 0;
+    if (!crcline || strncmp(crcline, "crc32c ", 7) != 0 ||
+        sscanf(crcline + 7, "%8x", &stored) != 1 ||
+        vg_crc32c(0, text, (size_t)(crcline - text)) != stored ||
+        strncmp(text, "vigil-catalog 1\n", 16) != 0) {
+        rc = vg_error_set(err, VG_ECORRUPT,
+                          "catalog %s: checksum mismatch (checksum line at offset %zu)", path,
+                          crcline ? (size_t)(crcline - text) : n);
+        vg_free(text);
+        return rc;
+    }
+    *crcline = '\0';
+    *out = text;
+    *len = (size_t)(crcline - text);
     return VG_OK;
 }
 
@@ -210,20 +242,9 @@ int vg_catalog_load(vg_db_t *db, vg_error_t *err)
         return VG_OK;
     char *text = NULL;
     size_t len = 0;
-    int rc = read_all(db, path, &text, &len, err);
+    int rc = vg_catalog_read(db->io, path, &text, &len, err);
     if (rc)
         return rc;
-    /* the checksum line is the last line */
-    char *crcline = len >= 16 ? text + len - 16 : NULL;
-    unsigned stored = 0;
-    if (!crcline || strncmp(crcline, "crc32c ", 7) != 0 || sscanf(crcline + 7, "%8x", &stored) != 1 ||
-        vg_crc32c(0, text, (size_t)(crcline - text)) != stored || strncmp(text, "vigil-catalog 1\n", 16) != 0) {
-        rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: checksum mismatch (checksum line at offset %zu)",
-                          path, crcline ? (size_t)(crcline - text) : len);
-        vg_free(text);
-        return rc;
-    }
-    *crcline = '\0';
     char *save = NULL;
     size_t lineno = 1;
     strtok_r(text, "\n", &save); /* the version line */
@@ -238,5 +259,120 @@ int vg_catalog_load(vg_db_t *db, vg_error_t *err)
                               path, off, lineno);
     }
     vg_free(text);
+    return rc;
+}
+
+/* ------------------------------------------------------------ rebuilding */
+
+/* Keep keep_text's entries, dropping segment entries whose file is gone. */
+static int rebuild_filter(const char *dir, const char *keep_text, vg_buf_t *b, uint64_t *dropped)
+{
+    int rc = VG_OK;
+    for (const char *p = keep_text; *p && rc == VG_OK;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        int keep = 1;
+        if (strncmp(p, "segment ", 8) == 0) {
+            char file[256], path[4400];
+            if (sscanf(p + 8, "%255s", file) == 1) {
+                snprintf(path, sizeof path, "%s/segments/%s", dir, file);
+                keep = access(path, F_OK) == 0;
+            }
+        }
+        if (keep)
+            rc = vg_buf_append(b, p, n);
+        else
+            (*dropped)++;
+        p += n;
+    }
+    return rc;
+}
+
+/* Entries for one segment file that describes itself. */
+static int rebuild_seg(vg_buf_t *b, const vg_seg_t *s, const char *file, uint64_t *max_lsn)
+{
+    const char *table = vg_seg_table(s);
+    int rc = put_fmt(b, "table ");
+    rc |= put_name(b, table);
+    rc |= put_fmt(b, " 0\n");
+    for (uint32_t c = 0; c < vg_seg_ncols(s) && rc == VG_OK; c++) {
+        rc |= put_fmt(b, "field ");
+        rc |= put_name(b, table);
+        rc |= put_fmt(b, " ");
+        rc |= put_name(b, vg_seg_col(s, c).name);
+        rc |= put_fmt(b, " %d\n", (int)vg_seg_col(s, c).type);
+    }
+    rc |= put_fmt(b, "segment %s ", file);
+    rc |= put_name(b, table);
+    rc |= put_fmt(b, " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+                  vg_seg_part_start(s), vg_seg_ts_min(s), vg_seg_ts_max(s), vg_seg_nrows(s),
+                  vg_seg_wal_lsn(s), vg_seg_file_bytes(s));
+    if (vg_seg_wal_lsn(s) > *max_lsn)
+        *max_lsn = vg_seg_wal_lsn(s);
+    return rc ? VG_ENOMEM : VG_OK;
+}
+
+/* Entries for every readable segment file of dir/segments. */
+static int rebuild_scan(vg_io_t *io, const char *dir, vg_buf_t *b, uint64_t *max_lsn,
+                        uint64_t *max_seq, vg_error_t *err)
+{
+    char sdir[4200];
+    snprintf(sdir, sizeof sdir, "%s/segments", dir);
+    DIR *d = opendir(sdir);
+    if (!d)
+        return VG_OK;
+    struct dirent *de;
+    int rc = VG_OK;
+    while (rc == VG_OK && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 5 || strcmp(de->d_name + l - 4, ".seg") != 0)
+            continue;
+        char path[4500];
+        snprintf(path, sizeof path, "%s/%s", sdir, de->d_name);
+        vg_seg_t *s;
+        if (vg_seg_open(io, path, &s, err) != VG_OK)
+            continue; /* repair quarantines unreadable files before rebuilding */
+        rc = rebuild_seg(b, s, de->d_name, max_lsn);
+        uint64_t seq = strtoull(de->d_name, NULL, 16);
+        if (seq > *max_seq)
+            *max_seq = seq;
+        vg_seg_close(s);
+    }
+    closedir(d);
+    return rc;
+}
+
+int vg_catalog_rebuild(vg_io_t *io, const char *dir, const char *keep_text, uint64_t *dropped,
+                       vg_error_t *err)
+{
+    vg_buf_t b = {0};
+    uint64_t max_lsn = 0, max_seq = 0;
+    int rc;
+    *dropped = 0;
+    if (keep_text) {
+        rc = rebuild_filter(dir, keep_text, &b, dropped);
+    } else {
+        vg_buf_t body = {0};
+        rc = rebuild_scan(io, dir, &body, &max_lsn, &max_seq, err);
+        /* sealed_lsn: every segment's rows are sealed; WAL records at or
+         * below the highest segment LSN are covered by a segment */
+        if (rc == VG_OK)
+            rc = put_fmt(&b, "vigil-catalog 1\nsealed_lsn %" PRIu64 "\nseg_seq %" PRIu64 "\n",
+                         max_lsn, max_seq);
+        if (rc == VG_OK && body.len)
+            rc = vg_buf_append(&b, body.p, body.len);
+        vg_buf_free(&body);
+    }
+    if (keep_text && *dropped == 0 && rc == VG_OK) {
+        vg_buf_free(&b); /* nothing to change */
+        return VG_OK;
+    }
+    if (rc == VG_OK)
+        rc = seal_text(&b);
+    if (rc == VG_OK)
+        rc = vg_catalog_publish(io, dir, (const char *)b.p, b.len, err);
+    else if (rc == VG_ENOMEM)
+        rc = vg_error_set(err, VG_ENOMEM, "rebuilding the catalog");
+    vg_buf_free(&b);
     return rc;
 }

@@ -504,6 +504,12 @@ static int replay_record(replay_state_t *st, const uint8_t *h, vg_error_t *err, 
     return st->fn ? st->fn(st->ctx, lsn, payload, plen, err) : VG_OK;
 }
 
+static void mark_bad(replay_state_t *st, size_t off)
+{
+    snprintf(st->rep->bad_file, sizeof st->rep->bad_file, "%.500s", st->path);
+    st->rep->bad_offset = off;
+}
+
 static int cut_file(vg_io_t *io, const char *path, size_t at, vg_error_t *err)
 {
     int fd, rc = vg_io_open(io, path, O_WRONLY | O_CLOEXEC, 0, &fd, err);
@@ -529,6 +535,7 @@ static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *e
         get_u32(p + 12) != vg_crc32c(0, p, 12)) {
         if (!last) {
             vg_io_unmap(st->io, &m);
+            mark_bad(st, 0);
             return vg_error_set(err, VG_ECORRUPT, "WAL file %s: bad header at offset 0",
                                 st->path);
         }
@@ -545,6 +552,7 @@ static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *e
                 break;
             if (!last || valid_record_after(p, size, off + 1)) {
                 vg_io_unmap(st->io, &m);
+                mark_bad(st, off);
                 return vg_error_set(err, VG_ECORRUPT,
                                     "WAL file %s: checksum mismatch at offset %zu", st->path, off);
             }
@@ -553,6 +561,8 @@ static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *e
             break;
         }
         rc = replay_record(st, p + off, err, off);
+        if (rc == VG_ECORRUPT)
+            mark_bad(st, off);
         if (rc) {
             vg_io_unmap(st->io, &m);
             return rc;
@@ -591,4 +601,51 @@ int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail
     vg_free(st.raw);
     vg_free(seqs);
     return rc;
+}
+
+static uint64_t count_lines(const char *p, size_t n)
+{
+    uint64_t lines = 0;
+    for (const char *e = p + n; p < e;) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        lines += *p != '#' && *p != '\n';
+        p = nl ? nl + 1 : e;
+    }
+    return lines;
+}
+
+int vg_wal_count_after(vg_io_t *io, const char *path, uint64_t off, uint64_t *records,
+                       uint64_t *lines, vg_error_t *err)
+{
+    *records = *lines = 0;
+    vg_io_map_t m = {0};
+    int rc = vg_io_map(io, path, &m, err);
+    if (rc)
+        return rc;
+    char *raw = NULL;
+    for (size_t o = (size_t)off + 1; o + VG_WAL_REC_HEADER <= m.len;) {
+        if (m.p[o] != 'V' || !record_ok(m.p, m.len, o)) {
+            o++;
+            continue;
+        }
+        const uint8_t *h = m.p + o;
+        uint32_t clen = get_u32(h + 16), rlen = get_u32(h + 20);
+        (*records)++;
+        if (get_u32(h + 24) & 1) {
+            char *nr = rlen <= VG_WAL_MAX_RECORD ? vg_realloc(raw, rlen + 1) : NULL;
+            if (nr) {
+                raw = nr;
+                int got = LZ4_decompress_safe((const char *)h + VG_WAL_REC_HEADER, raw, (int)clen,
+                                              (int)rlen);
+                if (got > 0)
+                    *lines += count_lines(raw, (size_t)got);
+            }
+        } else {
+            *lines += count_lines((const char *)h + VG_WAL_REC_HEADER, clen);
+        }
+        o += VG_WAL_REC_HEADER + clen;
+    }
+    vg_free(raw);
+    vg_io_unmap(io, &m);
+    return VG_OK;
 }

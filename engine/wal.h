@@ -83,6 +83,9 @@ typedef struct vg_wal_replay_report {
     uint64_t last_seq;                /* highest file number (0 when none) */
     uint64_t torn_bytes;              /* cut from the tail of the last file */
     char torn_file[512];
+    /* on VG_ECORRUPT: where the damage starts (for `vigil repair`) */
+    char bad_file[512];
+    uint64_t bad_offset;
 } vg_wal_replay_report_t;
 
 /*
@@ -94,5 +97,13 @@ typedef struct vg_wal_replay_report {
  */
 int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail,
                   vg_wal_replay_fn fn, void *ctx, vg_wal_replay_report_t *rep, vg_error_t *err);
+
+/*
+ * For `vigil repair`: count the valid records found in path after the damage
+ * at offset off (the damaged record itself is not counted), and the lines of
+ * line protocol they hold. These records are lost when the file is cut at off.
+ */
+int vg_wal_count_after(vg_io_t *io, const char *path, uint64_t off, uint64_t *records,
+                       uint64_t *lines, vg_error_t *err);
 
 #endif

@@ -34,4 +34,15 @@ grep -q "latency_s=" "$T/merged.lp"
 now=$(date +%s%N); printf 'm,t=a f=1 %s\nm,t=a f=x\nm,t=a f=2 %s\n' "$now" "$((now+1))" | { "$VIGIL" ingest "$T/c" - 2> "$T/err" || true; } > "$T/out"
 grep -q "line 2, column" "$T/err"
 grep -q "2 rows accepted, 1 rows rejected" "$T/out"
+# damage on disk: a flipped block is an error naming the file; repair quarantines it
+seg=$(ls "$T"/b/segments/*.seg | head -n 1)
+printf '\377\377\377\377' | dd of="$seg" bs=1 seek=40 conv=notrunc status=none
+if "$VIGIL" dump "$T/b" llm_request > /dev/null 2> "$T/dump.err"; then
+  for t in tool_call eval_result; do "$VIGIL" dump "$T/b" "$t" > /dev/null 2>> "$T/dump.err"; done
+fi
+grep -q "$seg" "$T/dump.err"
+"$VIGIL" repair "$T/b" > "$T/repair.out" 2> /dev/null
+grep -q "^1 files quarantined" "$T/repair.out"
+[ -e "$T/b/quarantine/$(basename "$seg")" ]
+"$VIGIL" stats "$T/b" > /dev/null
 echo "1 passed, 0 failed"
