@@ -188,7 +188,7 @@ static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
         vg_segref_t *r;
         rc = vg__table_get(db, name, strlen(name), 1, &t, err);
         if (rc == VG_OK)
-            rc = vg__segref_open(db, t, tok[1], &r, err);
+            rc = vg__segref_open(db, t, tok[1], NULL, 0, &r, err);
         if (rc == VG_OK)
             rc = vg__table_add_seg(t, r);
     } else {

@@ -15,6 +15,28 @@ static size_t width(vg_type_t t)
     return t == VG_TYPE_BOOL ? 1 : 8;
 }
 
+/* As vg_colvec_alloc, without zeroing the value slots: for callers that
+ * write every slot (copies zero the null ones themselves). */
+static int colvec_alloc_raw(vg_colvec_t *c, vg_type_t type, size_t n)
+{
+    memset(c, 0, sizeof *c);
+    c->type = type;
+    c->n = n;
+    c->valid = vg_calloc((n + 7) / 8 + 1, 1);
+    if (!c->valid)
+        return VG_ENOMEM;
+    if (type == VG_TYPE_STRING)
+        c->soffs = vg_malloc((n + 1) * sizeof *c->soffs);
+    else
+        c->v.u = vg_malloc((n ? n : 1) * width(type));
+    return (type == VG_TYPE_STRING ? (void *)c->soffs : (void *)c->v.u) ? VG_OK : VG_ENOMEM;
+}
+
+int vg_colvec_alloc_filled(vg_colvec_t *c, vg_type_t type, size_t n)
+{
+    return colvec_alloc_raw(c, type, n);
+}
+
 int vg_colvec_alloc(vg_colvec_t *c, vg_type_t type, size_t n)
 {
     memset(c, 0, sizeof *c);
@@ -131,5 +153,47 @@ int vg_colvec_append_filtered(vg_colvec_t *dst, vg_type_t type, const vg_colvec_
     }
     vg_colvec_free(dst);
     *dst = grown;
+    return VG_OK;
+}
+
+int vg_colvec_permute(vg_colvec_t *dst, const vg_colvec_t *src, const uint32_t *perm, size_t n)
+{
+    if (colvec_alloc_raw(dst, src->type, n) != VG_OK)
+        return VG_ENOMEM;
+    size_t bytes = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = perm[k];
+        if (!vg_colvec_valid(src, i)) {
+            if (src->type == VG_TYPE_BOOL)
+                dst->v.b[k] = 0;
+            else if (src->type != VG_TYPE_STRING)
+                dst->v.u[k] = 0;
+            continue;
+        }
+        dst->valid[k >> 3] |= (uint8_t)(1u << (k & 7));
+        switch (src->type) {
+        case VG_TYPE_BOOL: dst->v.b[k] = src->v.b[i]; break;
+        case VG_TYPE_STRING: bytes += src->soffs[i + 1] - src->soffs[i]; break;
+        default: dst->v.u[k] = src->v.u[i]; break;
+        }
+    }
+    if (src->type != VG_TYPE_STRING)
+        return VG_OK;
+    dst->sdata = vg_malloc(bytes ? bytes : 1);
+    if (!dst->sdata)
+        return VG_ENOMEM;
+    dst->scap = bytes;
+    uint32_t off = 0;
+    for (size_t k = 0; k < n; k++) {
+        dst->soffs[k] = off;
+        if (!vg_colvec_valid(dst, k))
+            continue;
+        uint32_t a = src->soffs[perm[k]], len = src->soffs[perm[k] + 1] - a;
+        if (len)
+            memcpy(dst->sdata + off, src->sdata + a, len);
+        off += len;
+    }
+    dst->soffs[n] = off;
+    dst->sfill = n;
     return VG_OK;
 }

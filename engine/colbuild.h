@@ -20,5 +20,10 @@ void vg_colvec_finish(vg_colvec_t *c);
  * on first use). src may be empty (type NONE: all null). */
 int vg_colvec_append_filtered(vg_colvec_t *dst, vg_type_t type, const vg_colvec_t *src,
                               const int64_t *ts, int64_t lo, int64_t hi, size_t n);
+/* As vg_colvec_alloc, but the value slots are not zeroed: the caller writes
+ * every one (0 in the null ones). */
+int vg_colvec_alloc_filled(vg_colvec_t *c, vg_type_t type, size_t n);
+/* dst[k] = src[perm[k]] for k < n (allocated here). Typed loops. */
+int vg_colvec_permute(vg_colvec_t *dst, const vg_colvec_t *src, const uint32_t *perm, size_t n);
 
 #endif

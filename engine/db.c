@@ -38,6 +38,7 @@ void vg_db_opts_default(vg_db_opts_t *o)
     o->seal_age_ns = 600 * VG_NS_PER_SEC;
     o->wal_segment_bytes = 64u << 20;
     o->max_batch_bytes = 25000000;
+    o->compact_min_segments = 4;
     vg_lp_limits_default(&o->lp);
     o->background = 1;
 }

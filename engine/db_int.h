@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "colvec.h"
 #include "io.h"
 #include "segment.h"
 #include "strmap.h"
@@ -121,6 +122,13 @@ typedef struct vg_table {
     uint32_t nfrozen;
     vg_segref_t **segs;
     uint32_t nsegs, segs_cap;
+    /* The field keys of the table's last accepted line, as written, with
+     * their columns: lines of one source repeat their shape, so the write
+     * path compares bytes instead of hashing every key (db_write.c). */
+    vg_buf_t shape_keys;
+    uint32_t *shape_len, *shape_col;
+    uint8_t *shape_type;
+    uint32_t shape_n, shape_cap;
     int64_t *dirty; /* partition starts that may hold cross-source duplicates */
     uint32_t ndirty, dirty_cap;
     uint64_t replaced;
@@ -209,6 +217,10 @@ int vg__head_inherit(vg_head_t *h, uint32_t to, uint32_t from, uint32_t ncols,
 void vg__head_truncate(vg_head_t *h, uint32_t nrows);
 int vg__head_get(const vg_head_t *h, uint32_t row, uint32_t col, vg_type_t type, vg_value_t *v);
 int vg__head_alive(const vg_head_t *h, uint32_t row, uint32_t visible);
+/* Column col of the given head rows, in that order, into out (allocated here;
+ * the caller frees it with vg_colvec_free). Typed loops: the seal's hot copy. */
+int vg__head_col_gather(const vg_head_t *h, uint32_t col, vg_type_t type, const uint32_t *rows,
+                        size_t n, vg_colvec_t *out);
 
 /* ---- snapshots (rows.c) ---- */
 typedef struct vg_snap {
@@ -240,8 +252,11 @@ int vg__recover(vg_db_t *db, vg_error_t *err);
 int vg__apply_lines(vg_db_t *db, const char *buf, size_t len, int replay, uint64_t lsn,
                     vg_write_result_t *res, const vg_write_opts_t *wo, vg_buf_t *walbuf,
                     vg_error_t *err);
-int vg__segref_open(vg_db_t *db, vg_table_t *t, const char *file, vg_segref_t **out,
-                    vg_error_t *err);
+/* Open segments/file for table t. ids (may be NULL) maps the segment's local
+ * series ids to the table's when the caller knows it (it just wrote the file);
+ * otherwise they are looked up, and added, by their tags. */
+int vg__segref_open(vg_db_t *db, vg_table_t *t, const char *file, const uint32_t *ids,
+                    uint32_t nids, vg_segref_t **out, vg_error_t *err);
 int vg__table_add_seg(vg_table_t *t, vg_segref_t *r);
 
 #endif

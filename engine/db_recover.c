@@ -38,8 +38,8 @@ int vg__table_add_seg(vg_table_t *t, vg_segref_t *r)
 }
 
 /* Open segments/file and map its series onto the table's. */
-int vg__segref_open(vg_db_t *db, vg_table_t *t, const char *file, vg_segref_t **out,
-                    vg_error_t *err)
+int vg__segref_open(vg_db_t *db, vg_table_t *t, const char *file, const uint32_t *ids,
+                    uint32_t nids, vg_segref_t **out, vg_error_t *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", db->seg_dir, file);
@@ -54,7 +54,15 @@ int vg__segref_open(vg_db_t *db, vg_table_t *t, const char *file, vg_segref_t **
     uint32_t ns = rc == VG_OK ? vg_seg_nseries(r->seg) : 0;
     if (rc == VG_OK && !(r->gseries = vg_malloc((ns + 1) * sizeof *r->gseries)))
         rc = vg_error_set(err, VG_ENOMEM, "opening segment");
-    for (uint32_t i = 0; i < ns && rc == VG_OK; i++) {
+    if (rc == VG_OK && ids && nids != ns)
+        rc = vg_error_set(err, VG_ECORRUPT, "segment %s: %u series, %u written", path, ns, nids);
+    for (uint32_t i = 0; i < ns && rc == VG_OK && ids; i++) {
+        r->gseries[i] = ids[i];
+        vg_series_t *se = &t->series[ids[i]];
+        if (vg_seg_ts_max(r->seg) > se->sealed_max_ts)
+            se->sealed_max_ts = vg_seg_ts_max(r->seg);
+    }
+    for (uint32_t i = 0; i < ns && rc == VG_OK && !ids; i++) {
         vg_seg_series_t s;
         rc = vg_seg_series(r->seg, i, &s) ? vg_error_set(err, VG_ECORRUPT, "segment %s: bad series %u", path, i) : VG_OK;
         if (rc)

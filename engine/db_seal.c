@@ -20,6 +20,7 @@
 #include "colbuild.h"
 #include "db_int.h"
 #include "merge.h"
+#include "segbuild.h"
 #include "vigil/vg_alloc.h"
 
 int64_t vg__part_start(const vg_db_t *db, int64_t ts)
@@ -34,144 +35,6 @@ int64_t vg__part_start(const vg_db_t *db, int64_t ts)
 int vg__catalog_write(vg_db_t *db, vg_error_t *err)
 {
     return vg_catalog_write(db, err);
-}
-
-typedef struct seg_build {
-    const vg_series_t *series; /* table's series, copied */
-    uint32_t *local;           /* table id -> local id (UINT32_MAX unused) */
-    uint32_t *ids;             /* local id -> table id */
-    uint32_t n;
-    const vg_merged_t *m;
-} seg_build_t;
-
-static int local_cmp(const void *a, const void *b, void *ctx)
-{
-    const seg_build_t *sb = ctx;
-    const vg_series_t *x = &sb->series[*(const uint32_t *)a], *y = &sb->series[*(const uint32_t *)b];
-    uint32_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int c = memcmp(x->key, y->key, n);
-    return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
-}
-
-static int row_cmp(const void *a, const void *b, void *ctx)
-{
-    const seg_build_t *sb = ctx;
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    uint32_t li = sb->local[sb->m->series[i]], lj = sb->local[sb->m->series[j]];
-    if (li != lj)
-        return li < lj ? -1 : 1;
-    return (sb->m->ts[i] > sb->m->ts[j]) - (sb->m->ts[i] < sb->m->ts[j]);
-}
-
-/* Write merged rows of partition part as a new segment of t. */
-static int write_merged(vg_db_t *db, vg_table_t *t, const vg_snap_t *snap, const vg_merged_t *m,
-                        int64_t part, uint64_t lsn, vg_segref_t **out, vg_error_t *err)
-{
-    seg_build_t sb = {.m = m};
-    int rc = VG_OK;
-    size_t n = m->n;
-    pthread_mutex_lock(&t->mu);
-    uint32_t nser = t->nseries;
-    vg_series_t *ser = vg_malloc((nser + 1) * sizeof *ser);
-    if (ser && nser)
-        memcpy(ser, t->series, nser * sizeof *ser);
-    pthread_mutex_unlock(&t->mu);
-    sb.series = ser;
-    sb.local = vg_malloc((nser + 1) * sizeof *sb.local);
-    sb.ids = vg_malloc((nser + 1) * sizeof *sb.ids);
-    uint32_t *perm = vg_malloc((n + 1) * sizeof *perm);
-    int64_t *ts = vg_malloc((n + 1) * sizeof *ts);
-    uint32_t *ls = vg_malloc((n + 1) * sizeof *ls);
-    vg_colvec_t *cols = vg_calloc(snap->nfields + 1, sizeof *cols);
-    vg_seg_col_in_t *cin = vg_calloc(snap->nfields + 1, sizeof *cin);
-    vg_seg_series_t *st = vg_calloc(nser + 1, sizeof *st);
-    uint32_t *klens = NULL;
-    if (!ser || !sb.local || !sb.ids || !perm || !ts || !ls || !cols || !cin || !st) {
-        rc = vg_error_set(err, VG_ENOMEM, "sealing table '%s'", t->name);
-        goto out;
-    }
-    memset(sb.local, 0xff, nser * sizeof *sb.local);
-    for (size_t i = 0; i < n; i++)
-        if (sb.local[m->series[i]] == UINT32_MAX) {
-            sb.local[m->series[i]] = 0;
-            sb.ids[sb.n++] = m->series[i];
-        }
-    qsort_r(sb.ids, sb.n, sizeof *sb.ids, local_cmp, &sb);
-    for (uint32_t i = 0; i < sb.n; i++)
-        sb.local[sb.ids[i]] = i;
-    for (size_t i = 0; i < n; i++)
-        perm[i] = (uint32_t)i;
-    qsort_r(perm, n, sizeof *perm, row_cmp, &sb);
-    for (size_t i = 0; i < n; i++) {
-        ts[i] = m->ts[perm[i]];
-        ls[i] = sb.local[m->series[perm[i]]];
-    }
-    uint32_t ncols = 0;
-    for (uint32_t c = 0; c < snap->nfields && rc == VG_OK; c++) {
-        if (vg_colvec_alloc(&cols[ncols], snap->fields[c].type, n) != VG_OK) {
-            rc = vg_error_set(err, VG_ENOMEM, "sealing");
-            break;
-        }
-        size_t present = 0;
-        for (size_t i = 0; i < n && rc == VG_OK; i++) {
-            vg_value_t v;
-            if (vg_colvec_get(&m->cols[c], perm[i], &v)) {
-                present++;
-                if (vg_colvec_set(&cols[ncols], i, &v) != VG_OK)
-                    rc = vg_error_set(err, VG_ENOMEM, "sealing");
-            }
-        }
-        vg_colvec_finish(&cols[ncols]);
-        if (!present) { /* a field with no value in this partition is not stored */
-            vg_colvec_free(&cols[ncols]);
-            continue;
-        }
-        cin[ncols] = (vg_seg_col_in_t){snap->fields[c].name, &cols[ncols]};
-        ncols++;
-    }
-    /* tag arrays: each series' keys/vals with lengths */
-    size_t nlen = 1;
-    for (uint32_t i = 0; i < sb.n; i++)
-        nlen += 2 * (size_t)ser[sb.ids[i]].ntags;
-    klens = vg_malloc(nlen * sizeof *klens);
-    if (!klens && rc == VG_OK)
-        rc = vg_error_set(err, VG_ENOMEM, "sealing");
-    uint32_t *kl = klens;
-    for (uint32_t i = 0; i < sb.n && rc == VG_OK; i++) {
-        const vg_series_t *s = &ser[sb.ids[i]];
-        uint32_t *vl = kl + s->ntags;
-        for (uint32_t k = 0; k < s->ntags; k++) {
-            kl[k] = (uint32_t)strlen(s->tag_keys[k]);
-            vl[k] = (uint32_t)strlen(s->tag_vals[k]);
-        }
-        st[i] = (vg_seg_series_t){s->ntags, s->tag_keys, kl, s->tag_vals, vl};
-        kl = vl + s->ntags;
-    }
-    if (rc)
-        goto out;
-    vg_seg_input_t in = {.table = t->name, .part_start = part, .part_end = part + db->o.partition_ns,
-                         .wal_lsn = lsn, .nrows = n, .ts = ts, .series = ls, .nseries = sb.n,
-                         .series_tags = st, .ncols = ncols, .cols = cin};
-    char name[64];
-    uint64_t seq = __atomic_add_fetch(&db->seg_seq, 1, __ATOMIC_RELAXED);
-    snprintf(name, sizeof name, "%016" PRIx64 ".seg", seq);
-    rc = vg_seg_write(db->io, db->seg_dir, name, &in, NULL, NULL, err);
-    if (rc == VG_OK)
-        rc = vg__segref_open(db, t, name, out, err);
-out:
-    for (uint32_t c = 0; cols && c <= snap->nfields; c++)
-        vg_colvec_free(&cols[c]);
-    vg_free(cols);
-    vg_free(cin);
-    vg_free(st);
-    vg_free(klens);
-    vg_free(perm);
-    vg_free(ts);
-    vg_free(ls);
-    vg_free(sb.local);
-    vg_free(sb.ids);
-    vg_free(ser);
-    return rc;
 }
 
 /* Partition starts touched by a head's visible rows. */
@@ -193,48 +56,89 @@ static int head_parts(vg_db_t *db, const vg_head_t *h, int64_t **out, size_t *n)
     return VG_OK;
 }
 
+/* The visible, live rows of h in [lo, hi). Ownership: *rows, *ts, *series
+ * are the caller's (vg_free), also on failure. */
+static int head_rows(const vg_head_t *h, int64_t lo, int64_t hi, uint32_t **rows, int64_t **ts,
+                     uint32_t **series, size_t *n)
+{
+    uint32_t vis = h->visible;
+    size_t cnt = 0;
+    for (uint32_t r = 0; r < vis; r++) {
+        int64_t v = vg__head_chunk(h, r)->ts[r % VG_HEAD_CHUNK];
+        cnt += v >= lo && v < hi && vg__head_alive(h, r, vis);
+    }
+    *rows = vg_malloc((cnt + 1) * sizeof **rows);
+    *ts = vg_malloc((cnt + 1) * sizeof **ts);
+    *series = vg_malloc((cnt + 1) * sizeof **series);
+    if (!*rows || !*ts || !*series)
+        return VG_ENOMEM;
+    size_t k = 0;
+    for (uint32_t r = 0; r < vis; r++) {
+        const vg_hchunk_t *c = vg__head_chunk(h, r);
+        int64_t v = c->ts[r % VG_HEAD_CHUNK];
+        if (v < lo || v >= hi || !vg__head_alive(h, r, vis))
+            continue;
+        (*rows)[k] = r;
+        (*ts)[k] = v;
+        (*series)[k] = c->series[r % VG_HEAD_CHUNK];
+        k++;
+    }
+    *n = k;
+    return VG_OK;
+}
+
+/* Write one partition's rows of a frozen head as a segment. A head holds no
+ * two live rows of one point (it merged them as they came), so its rows go
+ * straight from the head into the segment's order. */
+static int seal_part(vg_db_t *db, vg_table_t *t, const vg_head_t *h, const vg_field_t *fields,
+                     uint32_t nfields, int64_t part, uint64_t lsn, vg_segref_t **out,
+                     vg_error_t *err)
+{
+    uint32_t *rows, *series;
+    int64_t *ts;
+    size_t n = 0;
+    int rc = head_rows(h, part, part + db->o.partition_ns, &rows, &ts, &series, &n);
+    *out = NULL;
+    if (rc)
+        rc = vg_error_set(err, rc, "sealing table '%s'", t->name);
+    else if (n) {
+        vg_headrows_t hr = {.h = h, .rows = rows};
+        vg_rowset_t rs = {.n = n, .ts = ts, .series = series, .fields = fields,
+                          .nfields = nfields, .col = vg__colsrc_head, .ctx = &hr};
+        rc = vg__segbuild(db, t, &rs, part, lsn, out, err);
+        vg_free(hr.ordered);
+    }
+    vg_free(rows);
+    vg_free(ts);
+    vg_free(series);
+    return rc;
+}
+
 static int seal_head(vg_db_t *db, vg_table_t *t, vg_head_t *h, uint64_t lsn, vg_segref_t ***segs,
                      uint32_t *nsegs, vg_error_t *err)
 {
-    vg_snap_t snap = {.t = t, .nheads = 1};
-    snap.heads[0] = h;
-    snap.visible[0] = h->visible;
     pthread_mutex_lock(&t->mu);
-    snap.nfields = t->nfields;
-    snap.fields = vg_malloc((t->nfields + 1) * sizeof *snap.fields);
-    if (snap.fields && t->nfields)
-        memcpy(snap.fields, t->fields, t->nfields * sizeof *snap.fields);
+    uint32_t nfields = t->nfields;
+    vg_field_t *fields = vg_malloc((nfields + 1) * sizeof *fields);
+    if (fields && nfields)
+        memcpy(fields, t->fields, nfields * sizeof *fields);
     pthread_mutex_unlock(&t->mu);
-    int64_t *parts;
-    size_t np;
-    if (!snap.fields || head_parts(db, h, &parts, &np)) {
-        vg_free(snap.fields);
+    int64_t *parts = NULL;
+    size_t np = 0;
+    *segs = NULL;
+    if (!fields || head_parts(db, h, &parts, &np) || !(*segs = vg_calloc(np + 1, sizeof **segs))) {
+        vg_free(fields);
+        vg_free(parts);
         return vg_error_set(err, VG_ENOMEM, "sealing table '%s'", t->name);
     }
-    *segs = vg_calloc(np + 1, sizeof **segs);
-    int rc = *segs ? VG_OK : vg_error_set(err, VG_ENOMEM, "sealing");
+    int rc = VG_OK;
     for (size_t i = 0; i < np && rc == VG_OK; i++) {
-        vg_merged_t m;
-        rc = vg_merge_partition(&snap, parts[i], parts[i] + db->o.partition_ns, INT64_MIN,
-                                INT64_MAX, &m, err);
-        if (rc == VG_OK && m.n) {
-            int had = 0;
-            pthread_mutex_lock(&t->mu);
-            for (uint32_t k = 0; k < t->nsegs && !had; k++)
-                had = vg_seg_part_start(t->segs[k]->seg) == parts[i];
-            pthread_mutex_unlock(&t->mu);
-            rc = write_merged(db, t, &snap, &m, parts[i], lsn, &(*segs)[*nsegs], err);
-            if (rc == VG_OK)
-                (*nsegs)++;
-            if (rc == VG_OK && had)
-                rc = vg__table_mark_dirty(t, parts[i]);
-        }
-        if (rc == VG_OK)
-            t->replaced += m.replaced;
-        vg_merged_free(&m);
+        rc = seal_part(db, t, h, fields, nfields, parts[i], lsn, &(*segs)[*nsegs], err);
+        if (rc == VG_OK && (*segs)[*nsegs])
+            (*nsegs)++;
     }
     vg_free(parts);
-    vg_free(snap.fields);
+    vg_free(fields);
     return rc;
 }
 
@@ -339,11 +243,22 @@ int vg__seal_all(vg_db_t *db, vg_error_t *err)
 
 /* ------------------------------------------------------------ compaction */
 
-static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *err)
+/* A segment below this many rows is merged with its partition's other small
+ * ones once there are compact_min_segments of them. */
+static uint64_t small_rows(const vg_db_t *db)
+{
+    return db->o.seal_rows / 2;
+}
+
+/*
+ * Merge segments of one partition into one. A dirty partition merges all of
+ * them (to fold duplicates), and only when no head holds rows there, or
+ * clearing the mark would lie; a clean one merges only its small segments.
+ */
+static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, int dirty, vg_error_t *err)
 {
     vg_snap_t snap = {.t = t};
     pthread_mutex_lock(&t->mu);
-    /* no head may hold rows of this partition, or clearing dirty would lie */
     int busy = 0;
     for (uint32_t i = 0; i < t->nfrozen; i++)
         busy |= t->frozen[i]->visible && vg__part_start(db, t->frozen[i]->ts_min) <= part &&
@@ -352,9 +267,11 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
             vg__part_start(db, t->head->ts_max) >= part;
     snap.segs = vg_malloc((t->nsegs + 1) * sizeof *snap.segs);
     snap.fields = vg_malloc((t->nfields + 1) * sizeof *snap.fields);
+    busy = busy && dirty;
     if (!busy && snap.segs && snap.fields) {
         for (uint32_t i = 0; i < t->nsegs; i++)
-            if (vg_seg_part_start(t->segs[i]->seg) == part) {
+            if (vg_seg_part_start(t->segs[i]->seg) == part &&
+                (dirty || vg_seg_nrows(t->segs[i]->seg) < small_rows(db))) {
                 __atomic_add_fetch(&t->segs[i]->refs, 1, __ATOMIC_RELAXED);
                 snap.segs[snap.nsegs++] = t->segs[i];
             }
@@ -364,7 +281,7 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
     }
     pthread_mutex_unlock(&t->mu);
     int rc = (!snap.segs || !snap.fields) ? vg_error_set(err, VG_ENOMEM, "compacting") : VG_OK;
-    if (busy || rc || snap.nsegs < 1) {
+    if (busy || rc || snap.nsegs < (dirty ? 1u : 2u)) {
         vg__snap_release(&snap);
         return rc;
     }
@@ -379,8 +296,11 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
     vg_merged_t m;
     rc = vg_merge_partition(&snap, part, part + db->o.partition_ns, INT64_MIN, INT64_MAX, &m, err);
     vg_segref_t *nr = NULL;
-    if (rc == VG_OK && m.n)
-        rc = write_merged(db, t, &snap, &m, part, m.lsn, &nr, err);
+    if (rc == VG_OK && m.n) {
+        vg_rowset_t rs = {.n = m.n, .ts = m.ts, .series = m.series, .fields = snap.fields,
+                          .nfields = snap.nfields, .col = vg__colsrc_merged, .ctx = &m};
+        rc = vg__segbuild(db, t, &rs, part, m.lsn, &nr, err);
+    }
     if (rc == VG_OK) {
         vg_io_crash_point(db->io, "compaction.written");
         pthread_mutex_lock(&t->mu);
@@ -401,7 +321,8 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
         pthread_mutex_unlock(&t->mu);
         if (nr)
             rc = vg__table_add_seg(t, nr);
-        vg__table_clear_dirty(t, part);
+        if (dirty)
+            vg__table_clear_dirty(t, part);
         if (rc == VG_OK)
             rc = vg_catalog_write(db, err);
     }
@@ -410,40 +331,46 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, vg_error_t *er
     return rc;
 }
 
+/* The next partition of t to compact: a dirty one, or one with enough small
+ * segments. Returns 0 when there is none. */
+static int compact_pick(vg_db_t *db, vg_table_t *t, int64_t *part, int *dirty)
+{
+    int found = 0;
+    pthread_mutex_lock(&t->mu);
+    if (t->ndirty) {
+        *part = t->dirty[0];
+        *dirty = found = 1;
+    }
+    for (uint32_t a = 0; a < t->nsegs && !found; a++) {
+        int64_t p = vg_seg_part_start(t->segs[a]->seg);
+        uint32_t small = 0;
+        for (uint32_t b = 0; b < t->nsegs; b++)
+            small += vg_seg_part_start(t->segs[b]->seg) == p &&
+                     vg_seg_nrows(t->segs[b]->seg) < small_rows(db);
+        if (small >= db->o.compact_min_segments) {
+            *part = p;
+            *dirty = 0;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return found;
+}
+
 int vg__compact_all(vg_db_t *db, vg_error_t *err)
 {
     pthread_mutex_lock(&db->meta_mu);
     int rc = VG_OK;
     for (uint32_t i = 0; i < db->ntables && rc == VG_OK; i++) {
         vg_table_t *t = db->tables[i];
-        /* dirty partitions, and partitions with 8 or more segments */
-        int64_t target;
-        int found;
-        do {
-            found = 0;
-            pthread_mutex_lock(&t->mu);
-            if (t->ndirty) {
-                target = t->dirty[0];
-                found = 1;
-            }
-            for (uint32_t a = 0; a < t->nsegs && !found; a++) {
-                int64_t p = vg_seg_part_start(t->segs[a]->seg);
-                uint32_t cnt = 0;
-                for (uint32_t b = 0; b < t->nsegs; b++)
-                    cnt += vg_seg_part_start(t->segs[b]->seg) == p;
-                if (cnt >= 8) {
-                    target = p;
-                    found = 1;
-                }
-            }
-            pthread_mutex_unlock(&t->mu);
-            if (found) {
-                uint32_t before = t->ndirty + t->nsegs;
-                rc = compact_part(db, t, target, err);
-                if (t->ndirty + t->nsegs >= before)
-                    break; /* could not make progress now (a head holds rows there) */
-            }
-        } while (found && rc == VG_OK);
+        int64_t part;
+        int dirty;
+        while (rc == VG_OK && compact_pick(db, t, &part, &dirty)) {
+            uint32_t before = t->ndirty + t->nsegs;
+            rc = compact_part(db, t, part, dirty, err);
+            if (t->ndirty + t->nsegs >= before)
+                break; /* no progress now (a head still holds rows there) */
+        }
     }
     pthread_mutex_unlock(&db->meta_mu);
     return rc;

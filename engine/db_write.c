@@ -35,6 +35,14 @@ typedef struct stage {
         uint32_t row;
     } *undos;
     size_t nundo, undo_cap;
+    /* The WAL payload. While every line so far is kept as written (accepted,
+     * with a nanosecond timestamp), the payload is the input itself and
+     * nothing is copied; the first line that must be dropped or rewritten
+     * copies the input before it into wal, and from then on lines go to wal
+     * one by one. wal == NULL at replay. */
+    vg_buf_t *wal;
+    const char *in;
+    int diverged;
 } stage_t;
 
 static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint32_t col,
@@ -186,6 +194,56 @@ out:
     return rc;
 }
 
+/* Does the line have the same field keys and types as the table's last one? */
+static int shape_match(const vg_table_t *t, const vg_lp_line_t *ln, uint32_t *idx)
+{
+    if (ln->nfields != t->shape_n)
+        return 0;
+    const uint8_t *k = t->shape_keys.p;
+    for (uint32_t i = 0; i < ln->nfields; i++) {
+        const vg_lp_field_t *f = &ln->fields[i];
+        if (f->key.len != t->shape_len[i] || f->type != t->shape_type[i] ||
+            memcmp(f->key.p, k, f->key.len) != 0)
+            return 0;
+        idx[i] = t->shape_col[i];
+        k += f->key.len;
+    }
+    return 1;
+}
+
+/* Remember an accepted line's shape; failure only loses the shortcut. */
+static void shape_store(vg_table_t *t, const vg_lp_line_t *ln, const uint32_t *idx)
+{
+    if (ln->nfields > t->shape_cap) {
+        uint32_t ncap = ln->nfields * 2;
+        uint32_t *l = vg_realloc(t->shape_len, ncap * sizeof *l);
+        if (l)
+            t->shape_len = l;
+        uint32_t *c = vg_realloc(t->shape_col, ncap * sizeof *c);
+        if (c)
+            t->shape_col = c;
+        uint8_t *ty = vg_realloc(t->shape_type, ncap);
+        if (ty)
+            t->shape_type = ty;
+        if (!l || !c || !ty) {
+            t->shape_n = 0;
+            return;
+        }
+        t->shape_cap = ncap;
+    }
+    t->shape_keys.len = 0;
+    t->shape_n = 0;
+    for (uint32_t i = 0; i < ln->nfields; i++) {
+        const vg_lp_field_t *f = &ln->fields[i];
+        if (vg_buf_append(&t->shape_keys, f->key.p, f->key.len) != VG_OK)
+            return;
+        t->shape_len[i] = f->key.len;
+        t->shape_col[i] = idx[i];
+        t->shape_type[i] = (uint8_t)f->type;
+    }
+    t->shape_n = ln->nfields;
+}
+
 /* Check every field of a line against the schema before anything is
  * created, so that a rejected line leaves no trace. idx[i] gets the column
  * of field i, or UINT32_MAX for a new one. */
@@ -235,7 +293,7 @@ static int dedup_in_head(stage_t *st, vg_table_t *t, vg_series_t *s, uint32_t ro
 }
 
 static int stage_row(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_t sid,
-                     int64_t ts, const uint32_t *idx, char *scratch, vg_error_t *err)
+                     int64_t ts, uint32_t *idx, char *scratch, vg_error_t *err)
 {
     vg_head_t *h = t->head;
     uint32_t row = vg__head_add_row(h, ts, sid, &t->mu);
@@ -249,6 +307,7 @@ static int stage_row(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_
             int rc = vg__table_field(t, scratch, n, f->type, &col, NULL, err);
             if (rc)
                 return rc;
+            idx[i] = col;
         }
         vg_value_t v = f->v;
         if (f->type == VG_TYPE_STRING) {
@@ -276,6 +335,15 @@ static int stage_row(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_
     return VG_OK;
 }
 
+/* Stop using the input as the payload: copy what precedes offset upto. */
+static int wal_diverge(stage_t *st, size_t upto)
+{
+    if (!st->wal || st->diverged)
+        return VG_OK;
+    st->diverged = 1;
+    return vg_buf_append(st->wal, st->in, upto);
+}
+
 /* The line as the WAL keeps it: its text up to the timestamp, then the
  * timestamp in ns. */
 static int wal_line(vg_buf_t *b, const vg_lp_line_t *ln, int64_t ts)
@@ -301,7 +369,7 @@ static int64_t auto_ts(vg_db_t *db)
 /* Apply one parsed line; VG_EPARSE-class results are line rejections
  * (recorded in res), anything else fails the batch. */
 static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *res, size_t maxerr,
-                      vg_buf_t *walbuf, vg_error_t *err)
+                      int64_t *ts_out, vg_error_t *err)
 {
     vg_db_t *db = st->db;
     char *scratch = unesc_buf(db, ln->line_len + 1);
@@ -313,6 +381,7 @@ static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *re
     if (rc)
         return rc;
     int64_t ts = ln->has_ts ? ln->ts : auto_ts(db);
+    *ts_out = ts;
     if (!st->replay) {
         if (db->o.retention_ns > 0 && ts < st->now - db->o.retention_ns) {
             line_error(res, maxerr, ln->lineno, ln->ts_off + 1, "points beyond retention policy");
@@ -330,7 +399,8 @@ static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *re
     if (!idx)
         return vg_error_set(err, VG_ENOMEM, "field index");
     uint32_t sid;
-    rc = line_fields_check(t, ln, scratch, idx, res, maxerr);
+    int same_shape = shape_match(t, ln, idx);
+    rc = same_shape ? VG_OK : line_fields_check(t, ln, scratch, idx, res, maxerr);
     if (rc == VG_OK)
         rc = line_series(st, t, ln, &sid, res, maxerr);
     if (rc == VG_ECONFLICT || rc == VG_ELIMIT || rc == VG_EPARSE) {
@@ -345,10 +415,11 @@ static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *re
     scratch = unesc_buf(db, ln->line_len + 1);
     rc = scratch ? stage_row(st, t, ln, sid, ts, idx, scratch, err)
                  : vg_error_set(err, VG_ENOMEM, "unescaping");
-    if (rc == VG_OK && walbuf)
-        rc = wal_line(walbuf, ln, ts) ? vg_error_set(err, VG_ENOMEM, "WAL buffer") : VG_OK;
-    if (rc == VG_OK)
+    if (rc == VG_OK) {
         res->rows++;
+        if (!same_shape)
+            shape_store(t, ln, idx);
+    }
 out:
     if (idx != idx_stack)
         vg_free(idx);
@@ -374,8 +445,21 @@ static void rollback(stage_t *st)
     }
 }
 
+/* Keep an accepted line in the WAL payload (see stage_t). */
+static int wal_keep(stage_t *st, const vg_lp_line_t *ln, int64_t ts, vg_precision_t prec)
+{
+    if (!st->wal)
+        return VG_OK;
+    int verbatim = ln->has_ts && prec == VG_PREC_NS;
+    if (verbatim && !st->diverged)
+        return VG_OK;
+    if (wal_diverge(st, (size_t)(ln->line - st->in)) != VG_OK)
+        return VG_ENOMEM;
+    return wal_line(st->wal, ln, ts);
+}
+
 static int parse_all(stage_t *st, const char *buf, size_t len, const vg_write_opts_t *wo,
-                     vg_write_result_t *res, vg_buf_t *walbuf, vg_error_t *err)
+                     vg_write_result_t *res, vg_error_t *err)
 {
     vg_db_t *db = st->db;
     vg_lp_parser_t *p = &db->lp;
@@ -386,6 +470,7 @@ static int parse_all(stage_t *st, const char *buf, size_t len, const vg_write_op
     for (;;) {
         vg_lp_line_t *ln;
         vg_lp_error_t pe;
+        size_t at = p->pos; /* the bad line starts at or after this */
         int r = vg_lp_next(p, &ln, &pe);
         if (r == 0)
             break;
@@ -394,13 +479,21 @@ static int parse_all(stage_t *st, const char *buf, size_t len, const vg_write_op
                 return vg_error_set(err, VG_ECORRUPT, "WAL line %" PRIu64 ": %s", pe.lineno,
                                     pe.reason);
             line_error(res, wo->max_errors, pe.lineno, pe.column, "%s", pe.reason);
+            if (wal_diverge(st, at) != VG_OK)
+                return vg_error_set(err, VG_ENOMEM, "WAL buffer");
             continue;
         }
         if (r < 0)
             return vg_error_set(err, r, "parsing line protocol");
-        rc = apply_line(st, ln, res, wo->max_errors, walbuf, err);
+        uint64_t rows0 = res->rows;
+        int64_t ts = 0;
+        rc = apply_line(st, ln, res, wo->max_errors, &ts, err);
         if (rc)
             return rc;
+        int kept = res->rows > rows0;
+        if ((kept ? wal_keep(st, ln, ts, p->precision)
+                  : wal_diverge(st, (size_t)(ln->line - buf))) != VG_OK)
+            return vg_error_set(err, VG_ENOMEM, "WAL buffer");
     }
     res->last_lineno = p->lineno;
     res->lines = p->lineno - ((wo->first_lineno ? wo->first_lineno : 1) - 1);
@@ -412,9 +505,9 @@ int vg__apply_lines(vg_db_t *db, const char *buf, size_t len, int replay, uint64
                     vg_write_result_t *res, const vg_write_opts_t *wo, vg_buf_t *walbuf,
                     vg_error_t *err)
 {
-    stage_t st = {.db = db, .replay = replay, .now = vg_now_ns()};
+    stage_t st = {.db = db, .replay = replay, .now = vg_now_ns(), .wal = walbuf, .in = buf};
     vg_write_opts_t dflt = {.precision = VG_PREC_NS, .first_lineno = 1, .max_errors = 1000};
-    int rc = parse_all(&st, buf, len, wo ? wo : &dflt, res, walbuf, err);
+    int rc = parse_all(&st, buf, len, wo ? wo : &dflt, res, err);
     if (rc) {
         rollback(&st);
     } else if (replay) {
@@ -460,9 +553,11 @@ void vg__publish(vg_db_t *db)
     db->nvis -= i;
 }
 
-static int stage_commit(vg_db_t *db, stage_t *st, uint64_t *lsn, vg_error_t *err)
+static int stage_commit(vg_db_t *db, stage_t *st, size_t in_len, uint64_t *lsn, vg_error_t *err)
 {
-    int rc = vg_wal_append(db->wal, db->wal_payload.p, db->wal_payload.len, lsn, err);
+    const void *payload = st->diverged ? (const void *)st->wal->p : (const void *)st->in;
+    size_t len = st->diverged ? st->wal->len : in_len;
+    int rc = vg_wal_append(db->wal, payload, len, lsn, err);
     if (rc)
         return rc;
     if (st->overflow) {
@@ -494,12 +589,12 @@ int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts
         return vg_error_set(err, VG_EREADONLY, "database %s is read-only%s", db->dir,
                             db->failed ? " after an I/O error (restart to recover)" : "");
     }
-    stage_t st = {.db = db, .now = vg_now_ns()};
+    stage_t st = {.db = db, .now = vg_now_ns(), .wal = &db->wal_payload, .in = buf};
     db->wal_payload.len = 0;
     uint64_t lsn = 0;
-    int rc = parse_all(&st, buf, len, &wo, res, &db->wal_payload, err);
+    int rc = parse_all(&st, buf, len, &wo, res, err);
     if (rc == VG_OK && res->rows)
-        rc = stage_commit(db, &st, &lsn, err);
+        rc = stage_commit(db, &st, len, &lsn, err);
     if (rc)
         rollback(&st);
     pthread_mutex_unlock(&db->write_mu);

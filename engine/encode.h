@@ -1,6 +1,6 @@
 /*
  * encode.h: column encodings, one per value type, applied per block before
- * LZ4 (segment.c compresses what these produce).
+ * LZ4 (segment_write.c compresses what these produce).
  *
  *   timestamps  delta-of-delta, zigzag varints
  *   int64       delta, zigzag varints

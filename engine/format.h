@@ -16,7 +16,7 @@
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "on-disk structs are little-endian");
 
-/* ---- Segment files (segment.c) ------------------------------------------
+/* ---- Segment files (segment_write.c writes, segment.c reads) ------------------------------------------
  *
  *   [header 32][data region: chunks and sketches][meta region][footer 40]
  *

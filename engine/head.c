@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "colbuild.h"
 #include "db_int.h"
 #include "vigil/vg_alloc.h"
 
@@ -80,9 +81,12 @@ uint32_t vg__head_add_row(vg_head_t *h, int64_t ts, uint32_t series, pthread_mut
             pthread_mutex_unlock(mu);
             vg_free(old);
         }
-        vg_hchunk_t *c = vg_calloc(1, sizeof *c);
+        /* Row arrays are written before they are read; only the column
+         * pointers must start NULL (zeroing 80 KiB a chunk showed in profiles). */
+        vg_hchunk_t *c = vg_malloc(sizeof *c);
         if (!c)
             return UINT32_MAX;
+        memset(c->cols, 0, sizeof c->cols);
         h->chunks[h->nchunks++] = c;
         h->bytes += sizeof *c;
     }
@@ -120,7 +124,7 @@ static vg_hcol_t *col_get(vg_head_t *h, vg_hchunk_t *c, uint32_t col, vg_type_t 
     if (!hc)
         return NULL;
     hc->valid = vg_calloc(VG_HEAD_CHUNK, 1);
-    hc->vals = vg_calloc(VG_HEAD_CHUNK, type_width(type));
+    hc->vals = vg_malloc(VG_HEAD_CHUNK * type_width(type)); /* read only where valid */
     if (!hc->valid || !hc->vals) {
         vg_free(hc->valid);
         vg_free(hc->vals);
@@ -252,4 +256,51 @@ int vg__head_alive(const vg_head_t *h, uint32_t row, uint32_t visible)
     uint32_t d = __atomic_load_n(&h->chunks[row / VG_HEAD_CHUNK]->dead_by[row % VG_HEAD_CHUNK],
                                  __ATOMIC_RELAXED);
     return d == 0 || d - 1 >= visible;
+}
+
+int vg__head_col_gather(const vg_head_t *h, uint32_t col, vg_type_t type, const uint32_t *rows,
+                        size_t n, vg_colvec_t *out)
+{
+    if (vg_colvec_alloc_filled(out, type, n) != VG_OK)
+        return VG_ENOMEM;
+    size_t bytes = 0;
+    for (size_t k = 0; k < n; k++) {
+        const vg_hcol_t *hc =
+            __atomic_load_n(&h->chunks[rows[k] / VG_HEAD_CHUNK]->cols[col], __ATOMIC_ACQUIRE);
+        uint32_t i = rows[k] % VG_HEAD_CHUNK;
+        if (!hc || !hc->valid[i]) {
+            if (type == VG_TYPE_BOOL)
+                out->v.b[k] = 0;
+            else if (type != VG_TYPE_STRING)
+                out->v.u[k] = 0;
+            continue;
+        }
+        out->valid[k >> 3] |= (uint8_t)(1u << (k & 7));
+        switch (type) {
+        case VG_TYPE_BOOL: out->v.b[k] = ((const uint8_t *)hc->vals)[i]; break;
+        case VG_TYPE_STRING: bytes += ((const vg_hstr_t *)hc->vals)[i].len; break;
+        default: memcpy(&out->v.u[k], (const uint64_t *)hc->vals + i, 8); break;
+        }
+    }
+    if (type != VG_TYPE_STRING)
+        return VG_OK;
+    /* strings: offsets first, then one allocation for the bytes */
+    out->sdata = vg_malloc(bytes ? bytes : 1);
+    if (!out->sdata)
+        return VG_ENOMEM;
+    out->scap = bytes;
+    uint32_t off = 0;
+    for (size_t k = 0; k < n; k++) {
+        out->soffs[k] = off;
+        if (!vg_colvec_valid(out, k))
+            continue;
+        const vg_hcol_t *hc = h->chunks[rows[k] / VG_HEAD_CHUNK]->cols[col];
+        vg_hstr_t s = ((const vg_hstr_t *)hc->vals)[rows[k] % VG_HEAD_CHUNK];
+        if (s.len)
+            memcpy(out->sdata + off, s.p, s.len);
+        off += s.len;
+    }
+    out->soffs[n] = off;
+    out->sfill = n;
+    return VG_OK;
 }

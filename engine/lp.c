@@ -1,6 +1,7 @@
 /*
  * lp.c: the InfluxDB line-protocol parser (vg_lp.h), the hottest path of
- * Vigil's ingest.
+ * Vigil's ingest. (Resolving escapes and formatting floats, the writing
+ * side, is in lp_format.c.)
  *
  * How a buffer is consumed: memchr finds the end of the next physical line;
  * the line counter moves on for every line, blank and comment lines too
@@ -32,7 +33,6 @@
 #include "vigil/vg_lp.h"
 
 #include <assert.h>
-#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -887,87 +887,4 @@ int vg_lp_next(vg_lp_parser_t *p, vg_lp_line_t **out, vg_lp_error_t *e)
         return rc;
     }
     return 0;
-}
-
-/* ---- escapes ---------------------------------------------------------- */
-
-uint32_t vg_lp_unescape(vg_lp_str_t s, int is_string, char *dst)
-{
-    if (!s.escaped) {
-        if (s.len)
-            memcpy(dst, s.p, s.len);
-        return s.len;
-    }
-    const char *q = s.p, *end = s.p + s.len;
-    char *o = dst;
-    while (q < end) {
-        const char *bs = memchr(q, '\\', (size_t)(end - q));
-        size_t run = bs ? (size_t)(bs - q) : (size_t)(end - q);
-        memcpy(o, q, run);
-        o += run;
-        q += run;
-        if (bs == NULL)
-            break;
-        char nx = '\0';
-        if (end - q > 1)
-            nx = q[1];
-        int drop = is_string ? (nx == '"' || nx == '\\')
-                             : (nx == ',' || nx == '=' || nx == ' ' || nx == '\\');
-        if (drop) {
-            *o++ = nx;
-            q += 2;
-        } else {
-            *o++ = '\\';
-            q++;
-        }
-    }
-    return (uint32_t)(o - dst);
-}
-
-size_t vg_lp_escape(const char *s, size_t len, char kind, char *dst)
-{
-    char *o = dst;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        int esc;
-        if (kind == 's')
-            esc = ch == '"' || ch == '\\';
-        else if (kind == 'm')
-            esc = ch == ',' || ch == ' ' || ch == '\\';
-        else
-            esc = ch == ',' || ch == '=' || ch == ' ' || ch == '\\';
-        if (esc)
-            *o++ = '\\';
-        *o++ = ch;
-    }
-    return (size_t)(o - dst);
-}
-
-/* ---- float formatting ------------------------------------------------- */
-
-size_t vg_lp_format_float(double v, char *dst)
-{
-    if (isnan(v)) {
-        memcpy(dst, "NaN", 4);
-        return 3;
-    }
-    if (isinf(v)) {
-        memcpy(dst, v < 0 ? "-Inf" : "+Inf", 5);
-        return 4;
-    }
-    /* Any decimal of at most 15 digits survives a trip through a normal
-     * double (DBL_DIG), so %.15g already gives the shortest form when one
-     * that short exists; subnormals carry fewer bits and may need fewer
-     * digits still, so they start from one. */
-    int n = 0;
-    for (int prec = fabs(v) < DBL_MIN ? 1 : 15; prec <= 17; prec++) {
-        n = snprintf(dst, 32, "%.*g", prec, v);
-        if (strtod(dst, NULL) == v)
-            break;
-    }
-    if (strpbrk(dst, ".en") == NULL) {
-        memcpy(dst + n, ".0", 3);
-        n += 2;
-    }
-    return (size_t)n;
 }

@@ -145,39 +145,36 @@ static int gather_head(const vg_head_t *h, uint32_t visible, const vg_snap_t *s,
 {
     size_t cnt = 0;
     for (uint32_t r = 0; r < visible; r++) {
-        const vg_hchunk_t *c = vg__head_chunk(h, r);
-        int64_t ts = c->ts[r % VG_HEAD_CHUNK];
+        int64_t ts = vg__head_chunk(h, r)->ts[r % VG_HEAD_CHUNK];
         cnt += ts >= lo && ts < hi && vg__head_alive(h, r, visible);
     }
     if (!cnt)
         return VG_OK;
+    uint32_t *rows = vg_malloc(cnt * sizeof *rows);
     src->ts = vg_malloc(cnt * sizeof *src->ts);
     src->series = vg_malloc(cnt * sizeof *src->series);
-    if (!src->ts || !src->series)
+    if (!rows || !src->ts || !src->series) {
+        vg_free(rows);
         return vg_error_set(err, VG_ENOMEM, "gathering head rows");
-    for (uint32_t c = 0; c < s->nfields; c++)
-        if (vg_colvec_alloc(&src->cols[c], s->fields[c].type, cnt) != VG_OK)
-            return vg_error_set(err, VG_ENOMEM, "gathering head rows");
+    }
     size_t k = 0;
     for (uint32_t r = 0; r < visible; r++) {
         const vg_hchunk_t *ch = vg__head_chunk(h, r);
         int64_t ts = ch->ts[r % VG_HEAD_CHUNK];
         if (ts < lo || ts >= hi || !vg__head_alive(h, r, visible))
             continue;
+        rows[k] = r;
         src->ts[k] = ts;
         src->series[k] = ch->series[r % VG_HEAD_CHUNK];
-        for (uint32_t c = 0; c < s->nfields; c++) {
-            vg_value_t v;
-            if (vg__head_get(h, r, c, s->fields[c].type, &v) &&
-                vg_colvec_set(&src->cols[c], k, &v) != VG_OK)
-                return vg_error_set(err, VG_ENOMEM, "gathering head rows");
-        }
         k++;
     }
-    for (uint32_t c = 0; c < s->nfields; c++)
-        vg_colvec_finish(&src->cols[c]);
     src->n = k;
-    return VG_OK;
+    int rc = VG_OK;
+    for (uint32_t c = 0; c < s->nfields && rc == VG_OK; c++)
+        if (vg__head_col_gather(h, c, s->fields[c].type, rows, k, &src->cols[c]) != VG_OK)
+            rc = vg_error_set(err, VG_ENOMEM, "gathering head rows");
+    vg_free(rows);
+    return rc;
 }
 
 static int fold(source_t *srcs, uint32_t nsrc, const vg_snap_t *s, vg_merged_t *out,
@@ -259,8 +256,24 @@ int vg_merge_partition(const vg_snap_t *s, int64_t part_start, int64_t part_end,
     }
     for (uint32_t i = 0; i < s->nheads && rc == VG_OK; i++)
         rc = gather_head(s->heads[i], s->visible[i], s, lo, hi, &srcs[s->nsegs + i], err);
-    if (rc == VG_OK)
+    /* One source holds no duplicates (a head merged them as they came, a
+     * segment was written without any): hand it over as it is. */
+    uint32_t nonempty = 0, only = 0;
+    for (uint32_t i = 0; i < nsrc; i++)
+        if (srcs[i].n) {
+            nonempty++;
+            only = i;
+        }
+    if (rc == VG_OK && nonempty == 1) {
+        out->n = srcs[only].n;
+        out->ts = srcs[only].ts;
+        out->series = srcs[only].series;
+        out->cols = srcs[only].cols;
+        out->ncols = s->nfields;
+        srcs[only] = (source_t){0};
+    } else if (rc == VG_OK) {
         rc = fold(srcs, nsrc, s, out, err);
+    }
     for (uint32_t i = 0; i < nsrc; i++)
         source_free(&srcs[i], s->nfields);
     vg_free(srcs);

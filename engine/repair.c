@@ -188,7 +188,7 @@ static int cut_wal(repair_t *r, const char *file, uint64_t off, vg_error_t *err)
     if (rc)
         return rc;
     const char *base = strrchr(file, '/');
-    char to[4600];
+    char to[4800];
     snprintf(to, sizeof to, "%s/%s.from-%" PRIu64, r->qdir, base ? base + 1 : file, off);
     int fd;
     rc = vg_io_open(r->io, to, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644, &fd, err);

@@ -97,6 +97,10 @@ void vg__table_free(vg_table_t *t)
     vg_strmap_free(&t->series_map);
     vg_strmap_free(&t->raw_map);
     vg_free(t->dirty);
+    vg_buf_free(&t->shape_keys);
+    vg_free(t->shape_len);
+    vg_free(t->shape_col);
+    vg_free(t->shape_type);
     pthread_mutex_destroy(&t->mu);
     vg_free(t->name);
     vg_free(t);

@@ -327,6 +327,11 @@ int vg_wal_roll(vg_wal_t *w, uint64_t *last_lsn, vg_error_t *err)
 int vg_wal_truncate(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
 {
     pthread_mutex_lock(&w->mu);
+    /* A leader may be starting a new file (files_push) without w->mu: the
+     * list must not be rewritten under it, or a file's last_lsn is lost and
+     * a file holding uncovered records could be deleted. */
+    while (w->leader)
+        pthread_cond_wait(&w->cv, &w->mu);
     size_t keep = 0;
     int rc = VG_OK;
     for (size_t i = 0; i < w->nfiles; i++) {

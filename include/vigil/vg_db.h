@@ -54,6 +54,8 @@ typedef struct vg_db_opts {
     int64_t seal_age_ns;       /* ... or when its oldest row is this old; default 10 min */
     uint64_t wal_segment_bytes;/* roll the WAL file past this size; default 64 MiB */
     size_t max_batch_bytes;    /* one write call's body; default 25,000,000 */
+    unsigned compact_min_segments; /* merge a partition's segments under seal_rows/2 rows
+                                      once it has this many; default 4 */
     vg_lp_limits_t lp;         /* line-protocol limits */
     int background;            /* run sealing, compaction and retention on a thread (default on) */
     vg_db_log_fn log;
