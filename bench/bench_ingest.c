@@ -116,6 +116,7 @@ static int child(const opts_t *o, const char *file, const char *dir)
     FILE *f = fopen(file, "rb");
     char *buf = malloc(o->batch + 1);
     size_t have = 0;
+    uint64_t inflight = 0; /* one batch is synced while the next is parsed */
     int rc = 0;
     for (;;) {
         size_t got = fread(buf + have, 1, o->batch - have, f);
@@ -125,17 +126,22 @@ static int child(const opts_t *o, const char *file, const char *dir)
         char *nl = memrchr(buf, '\n', have);
         size_t cut = nl ? (size_t)(nl - buf) + 1 : have;
         vg_write_result_t res;
-        if (vg_db_write_lp(db, buf, cut, NULL, &res, &err) != VG_OK || res.rejected) {
+        uint64_t ticket = 0;
+        if (vg_db_write_lp_begin(db, buf, cut, NULL, &res, &ticket, &err) != VG_OK ||
+            res.rejected || vg_db_write_wait(db, inflight, &err) != VG_OK) {
             fprintf(stderr, "bench_ingest: write failed: %s (%" PRIu64 " rejected)\n", err.msg,
                     res.rejected);
             rc = 1;
         }
         vg_write_result_free(&res);
+        inflight = ticket;
         memmove(buf, buf + cut, have - cut);
         have -= cut;
         if (rc || (got == 0 && have == 0))
             break;
     }
+    if (rc == 0 && vg_db_write_wait(db, inflight, &err) != VG_OK)
+        rc = 1;
     double t_write = now_s();
     if (rc == 0 && vg_db_flush(db, &err) != VG_OK) {
         fprintf(stderr, "bench_ingest: flush: %s\n", err.msg);

@@ -168,7 +168,7 @@ int vg__recover(vg_db_t *db, vg_error_t *err)
     uint64_t next_lsn = (rep.last_lsn > db->sealed_lsn ? rep.last_lsn : db->sealed_lsn) + 1;
     vg_wal_opts_t wo = {.mode = (vg_wal_mode_t)db->o.wal_sync, .group_ms = db->o.group_ms,
                         .file_bytes = db->o.wal_segment_bytes, .next_lsn = next_lsn,
-                        .next_seq = rep.last_seq + 1};
+                        .next_seq = rep.last_seq + 1, .flusher = 1};
     rc = vg_wal_open(db->io, db->wal_dir, &wo, &db->wal, err);
     if (rc == VG_OK) {
         for (uint32_t i = 0; i < db->ntables; i++)

@@ -570,10 +570,11 @@ static int stage_commit(vg_db_t *db, stage_t *st, size_t in_len, uint64_t *lsn, 
     return rc ? vg_error_set(err, rc, "queuing visibility") : VG_OK;
 }
 
-int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
-                   vg_write_result_t *res, vg_error_t *err)
+int vg_db_write_lp_begin(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
+                         vg_write_result_t *res, uint64_t *ticket, vg_error_t *err)
 {
     memset(res, 0, sizeof *res);
+    *ticket = 0;
     vg_write_opts_t wo = {.precision = VG_PREC_NS, .first_lineno = 1, .max_errors = 1000};
     if (opts) {
         wo = *opts;
@@ -591,29 +592,45 @@ int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts
     }
     stage_t st = {.db = db, .now = vg_now_ns(), .wal = &db->wal_payload, .in = buf};
     db->wal_payload.len = 0;
-    uint64_t lsn = 0;
     int rc = parse_all(&st, buf, len, &wo, res, err);
     if (rc == VG_OK && res->rows)
-        rc = stage_commit(db, &st, len, &lsn, err);
-    if (rc)
+        rc = stage_commit(db, &st, len, ticket, err);
+    if (rc) {
         rollback(&st);
+        res->rows = 0;
+    }
     pthread_mutex_unlock(&db->write_mu);
     vg_free(st.undos);
-    if (rc || !res->rows)
-        return rc;
+    return rc;
+}
 
-    rc = vg_wal_sync(db->wal, lsn, err);
+int vg_db_write_wait(vg_db_t *db, uint64_t ticket, vg_error_t *err)
+{
+    if (ticket == 0)
+        return VG_OK;
+    int rc = vg_wal_sync(db->wal, ticket, err);
     pthread_mutex_lock(&db->write_mu);
     if (rc) {
         if (!db->failed)
             vg__db_log(db, "error", "WAL sync failed, turning read-only: %s",
                        err ? err->msg : "");
         db->failed = 1;
-        res->rows = 0;
     } else {
         vg__publish(db);
     }
     pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
+                   vg_write_result_t *res, vg_error_t *err)
+{
+    uint64_t ticket;
+    int rc = vg_db_write_lp_begin(db, buf, len, opts, res, &ticket, err);
+    if (rc == VG_OK)
+        rc = vg_db_write_wait(db, ticket, err);
+    if (rc)
+        res->rows = 0;
     return rc;
 }
 

@@ -52,6 +52,12 @@ struct vg_wal {
     int leader;
     int failed;
     vg_error_t fail_err;
+    /* the flusher: a thread that leads every round as soon as records are
+     * queued, so that a writer can stage its next batch while the last one
+     * is being synced */
+    pthread_t flusher;
+    pthread_cond_t flush_cv;
+    int has_flusher, stop;
 
     int fd;
     uint64_t seq;
@@ -138,6 +144,7 @@ static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
 }
 
 static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *err);
+static void *flusher_main(void *arg);
 
 int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t **out,
                 vg_error_t *err)
@@ -156,6 +163,7 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
     w->fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->flush_cv, NULL);
     /* Files left by the previous run hold records up to next_lsn - 1: they go
      * when a seal covers that LSN. */
     uint64_t *old = NULL;
@@ -169,6 +177,12 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
     vg_free(old);
     if (rc == VG_OK)
         rc = start_file(w, o->next_seq ? o->next_seq : 1, err);
+    if (rc == VG_OK && o->flusher) {
+        if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
+            rc = vg_error_set(err, VG_ENOMEM, "starting the WAL flusher thread");
+        else
+            w->has_flusher = 1;
+    }
     if (rc) {
         vg_wal_close(w, NULL);
         return rc;
@@ -212,6 +226,8 @@ int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, v
     put_u32(h + 4, vg_crc32c(0, h + 8, VG_WAL_REC_HEADER - 8 + (size_t)clen));
     w->pending.len += VG_WAL_REC_HEADER + (size_t)clen;
     w->pending_last = l;
+    if (w->has_flusher && !w->leader)
+        pthread_cond_signal(&w->flush_cv);
     pthread_mutex_unlock(&w->mu);
     *lsn = l;
     return VG_OK;
@@ -246,6 +262,56 @@ static int leader_write(vg_wal_t *w, vg_buf_t *b, vg_error_t *err)
     return rc;
 }
 
+/* One leader round, with w->mu held (released during the I/O): write every
+ * queued record and sync them. */
+static void lead_locked(vg_wal_t *w)
+{
+    w->leader = 1;
+    if (w->mode == VG_WAL_SYNC_MODE_GROUP && w->group_ms) {
+        pthread_mutex_unlock(&w->mu);
+        struct timespec ts = {w->group_ms / 1000, (long)(w->group_ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&w->mu);
+    }
+    vg_buf_t b = w->pending;
+    w->pending = w->spare;
+    w->pending.len = 0;
+    uint64_t last = w->pending_last;
+    pthread_mutex_unlock(&w->mu);
+
+    vg_error_t e = {0};
+    int rc = b.len ? leader_write(w, &b, &e) : VG_OK;
+
+    pthread_mutex_lock(&w->mu);
+    if (rc == VG_OK) {
+        w->off += b.len;
+        w->bytes_total += b.len;
+        w->synced_lsn = last;
+        if (last > w->files[w->nfiles - 1].last_lsn && b.len)
+            w->files[w->nfiles - 1].last_lsn = last;
+    } else {
+        fail_locked(w, &e);
+    }
+    b.len = 0;
+    w->spare = b;
+    w->leader = 0;
+    pthread_cond_broadcast(&w->cv);
+}
+
+static void *flusher_main(void *arg)
+{
+    vg_wal_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        if (w->failed || w->leader || w->pending.len == 0)
+            pthread_cond_wait(&w->flush_cv, &w->mu);
+        else
+            lead_locked(w);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
 int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
 {
     pthread_mutex_lock(&w->mu);
@@ -259,40 +325,13 @@ int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
         }
         if (w->synced_lsn >= lsn)
             break;
-        if (w->leader) {
+        if (w->leader || w->has_flusher) {
+            if (!w->leader)
+                pthread_cond_signal(&w->flush_cv);
             pthread_cond_wait(&w->cv, &w->mu);
             continue;
         }
-        w->leader = 1;
-        if (w->mode == VG_WAL_SYNC_MODE_GROUP && w->group_ms) {
-            pthread_mutex_unlock(&w->mu);
-            struct timespec ts = {w->group_ms / 1000, (long)(w->group_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            pthread_mutex_lock(&w->mu);
-        }
-        vg_buf_t b = w->pending;
-        w->pending = w->spare;
-        w->pending.len = 0;
-        uint64_t last = w->pending_last;
-        pthread_mutex_unlock(&w->mu);
-
-        vg_error_t e = {0};
-        int rc = b.len ? leader_write(w, &b, &e) : VG_OK;
-
-        pthread_mutex_lock(&w->mu);
-        if (rc == VG_OK) {
-            w->off += b.len;
-            w->bytes_total += b.len;
-            w->synced_lsn = last;
-            if (last > w->files[w->nfiles - 1].last_lsn && b.len)
-                w->files[w->nfiles - 1].last_lsn = last;
-        } else {
-            fail_locked(w, &e);
-        }
-        b.len = 0;
-        w->spare = b;
-        w->leader = 0;
-        pthread_cond_broadcast(&w->cv);
+        lead_locked(w);
     }
     pthread_mutex_unlock(&w->mu);
     return VG_OK;
@@ -363,6 +402,13 @@ int vg_wal_close(vg_wal_t *w, vg_error_t *err)
         if (rc == VG_OK && w->mode == VG_WAL_SYNC_MODE_NONE)
             rc = vg_io_fsync(w->io, w->fd, 1, err);
     }
+    if (w->has_flusher) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_signal(&w->flush_cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->flusher, NULL);
+    }
     if (w->fd >= 0)
         vg_io_close(w->io, w->fd);
     vg_buf_free(&w->pending);
@@ -370,6 +416,7 @@ int vg_wal_close(vg_wal_t *w, vg_error_t *err)
     vg_free(w->files);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->flush_cv);
     vg_free(w);
     return rc;
 }

@@ -17,7 +17,9 @@
  * makes every queued record up to an LSN durable. The first caller to find
  * unsynced records becomes the leader: it writes everything queued and
  * issues one fdatasync (vg_io_write_sync), while followers wait on a
- * condition variable. After a write or fsync error the log is failed for
+ * condition variable. With a flusher thread (opts.flusher) the flusher is
+ * the only leader and starts as soon as a record is queued, so a writer can
+ * prepare its next batch while the previous one is synced. After a write or fsync error the log is failed for
  * good: every pending and later sync returns the error (never retry an
  * fsync and then acknowledge), and the file is cut back to the last synced
  * byte where possible so that a failed batch is never replayed.
@@ -47,6 +49,7 @@ typedef struct vg_wal_opts {
     uint64_t file_bytes; /* roll past this size */
     uint64_t next_lsn;   /* first LSN to assign (after replay) */
     uint64_t next_seq;   /* file number of the new file */
+    int flusher;         /* run a thread that syncs queued records at once */
 } vg_wal_opts_t;
 
 /* Start a new WAL file in dir. Ownership: close with vg_wal_close. */

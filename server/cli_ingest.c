@@ -25,28 +25,48 @@ typedef struct ingest {
     vg_db_t *db;
     vg_write_opts_t wo;
     uint64_t rows, rejected, bytes;
+    uint64_t ticket, ticket_rows; /* the batch being synced while the next is parsed */
     int tty;
     time_t last_progress;
 } ingest_t;
+
+/* Wait for the batch in flight; its rows count once they are durable. */
+static int settle(ingest_t *in)
+{
+    vg_error_t err = {0};
+    int rc = vg_db_write_wait(in->db, in->ticket, &err);
+    if (rc)
+        fprintf(stderr, "vigil: batch failed: %s\n", err.msg);
+    else
+        in->rows += in->ticket_rows;
+    in->ticket = in->ticket_rows = 0;
+    return rc;
+}
 
 static int write_batch(ingest_t *in, const char *p, size_t n)
 {
     vg_write_result_t res;
     vg_error_t err = {0};
-    int rc = vg_db_write_lp(in->db, p, n, &in->wo, &res, &err);
+    uint64_t ticket;
+    int rc = vg_db_write_lp_begin(in->db, p, n, &in->wo, &res, &ticket, &err);
+    /* the previous batch was synced while this one was parsed */
+    int prev = settle(in);
+    in->ticket = ticket;
+    in->ticket_rows = res.rows;
     for (size_t i = 0; i < res.nerrors; i++)
         fprintf(stderr, "line %llu, column %u: %s\n", (unsigned long long)res.errors[i].lineno,
                 res.errors[i].column, res.errors[i].reason);
     if (res.rejected > res.nerrors)
         fprintf(stderr, "... and %llu more rejected lines in this batch\n",
                 (unsigned long long)(res.rejected - res.nerrors));
-    in->rows += res.rows;
     in->rejected += res.rejected;
     in->bytes += n;
     in->wo.first_lineno = res.last_lineno + 1;
     vg_write_result_free(&res);
     if (rc)
         fprintf(stderr, "vigil: batch failed: %s\n", err.msg);
+    if (rc == VG_OK)
+        rc = prev;
     if (in->tty && time(NULL) != in->last_progress) {
         in->last_progress = time(NULL);
         fprintf(stderr, "\r%llu rows, %.1f MB ...", (unsigned long long)in->rows,
@@ -81,8 +101,9 @@ static int feed(ingest_t *in, FILE *f)
         if (eof && have == 0)
             break;
     }
+    int last = settle(in);
     free(buf);
-    return rc;
+    return rc ? rc : last;
 }
 
 int cli_ingest(int argc, char **argv)

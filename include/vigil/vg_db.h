@@ -112,6 +112,19 @@ void vg_write_result_free(vg_write_result_t *r);
 int vg_db_write_lp(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
                    vg_write_result_t *res, vg_error_t *err);
 
+/*
+ * The two halves of vg_db_write_lp, so that a writer can prepare its next
+ * batch while this one is synced. vg_db_write_lp_begin parses, checks and
+ * stages the batch and queues its WAL record (the WAL's flusher starts
+ * syncing it at once); *ticket names it (0 when there was nothing to commit).
+ * Nothing of it is visible or acknowledged until vg_db_write_wait(ticket)
+ * returns VG_OK. Tickets of one writer must be waited for in order; a failed
+ * wait fails every later ticket too (the database turns read-only).
+ */
+int vg_db_write_lp_begin(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
+                         vg_write_result_t *res, uint64_t *ticket, vg_error_t *err);
+int vg_db_write_wait(vg_db_t *db, uint64_t ticket, vg_error_t *err);
+
 /* Seal every head to segments now and truncate the WAL they cover. */
 int vg_db_flush(vg_db_t *db, vg_error_t *err);
 /* Merge each partition's small segments (resolving duplicates) and drop partitions past retention. */
