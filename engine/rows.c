@@ -132,19 +132,23 @@ static int list_parts(vg_rows_t *r)
 {
     vg_db_t *db = r->db;
     size_t cap = 0;
-    for (uint32_t i = 0; i < r->snap.nsegs; i++) {
-        const vg_seg_t *s = r->snap.segs[i]->seg;
-        if (vg_seg_ts_max(s) < r->t0 || vg_seg_ts_min(s) >= r->t1)
+    /* a segment written with another partition size may span several */
+    for (uint32_t i = 0; i < r->snap.nsegs + r->snap.nheads; i++) {
+        int64_t mn, mx;
+        if (i < r->snap.nsegs) {
+            mn = vg_seg_ts_min(r->snap.segs[i]->seg);
+            mx = vg_seg_ts_max(r->snap.segs[i]->seg);
+        } else {
+            const vg_head_t *h = r->snap.heads[i - r->snap.nsegs];
+            if (!r->snap.visible[i - r->snap.nsegs])
+                continue;
+            mn = h->ts_min;
+            mx = h->ts_max;
+        }
+        if (mx < r->t0 || mn >= r->t1)
             continue;
-        if (add_part(r, vg__part_start(db, vg_seg_ts_min(s)), &cap))
-            return VG_ENOMEM;
-    }
-    for (uint32_t i = 0; i < r->snap.nheads; i++) {
-        const vg_head_t *h = r->snap.heads[i];
-        if (!r->snap.visible[i] || h->ts_max < r->t0 || h->ts_min >= r->t1)
-            continue;
-        int64_t lo = h->ts_min > r->t0 ? h->ts_min : r->t0;
-        int64_t hi = h->ts_max < r->t1 - 1 ? h->ts_max : r->t1 - 1;
+        int64_t lo = mn > r->t0 ? mn : r->t0;
+        int64_t hi = mx < r->t1 - 1 ? mx : r->t1 - 1;
         for (int64_t p = vg__part_start(db, lo); p <= hi; p += db->o.partition_ns)
             if (add_part(r, p, &cap))
                 return VG_ENOMEM;

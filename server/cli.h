@@ -15,8 +15,18 @@ int cli_simulate(int argc, char **argv);
 int cli_repair(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 
-/* Open a database for the CLI: logs to stderr; on VG_ELOCKED retries read-only when ro_ok. */
-int cli_open(const char *dir, int read_only, int ro_ok, vg_db_t **db);
+/* Open a database for the CLI: logs to stderr; on VG_ELOCKED retries read-only when ro_ok.
+ * o may be NULL for the defaults. */
+int cli_open(const char *dir, const vg_db_opts_t *o, int read_only, int ro_ok, vg_db_t **db);
+
+/*
+ * The database options every writing command takes (--wal-sync, --retention,
+ * --future, --partition, --max-series, --max-line, --max-string, --seal-rows).
+ * If argv[*i] is one, parse its value into o, advance *i and return 1; on a
+ * bad value print why and return -1; otherwise 0.
+ */
+int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o);
+extern const char cli_db_options_help[];
 void cli_log(void *ctx, const char *level, const char *msg);
 /* "1.2 MiB" style */
 void cli_bytes(uint64_t n, char *out, size_t cap);

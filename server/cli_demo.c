@@ -81,7 +81,7 @@ int cli_demo(int argc, char **argv)
     }
     printf("simulating one day of LLM traffic (20 requests/s) into %s ...\n", dir);
     vg_db_t *db;
-    if (cli_open(dir, 0, 0, &db) != VG_OK)
+    if (cli_open(dir, NULL, 0, 0, &db) != VG_OK)
         return 1;
     vg_sim_opts_t o;
     vg_sim_opts_default(&o);

@@ -146,7 +146,7 @@ int cli_dump(int argc, char **argv)
         return 2;
     }
     vg_db_t *db;
-    if (cli_open(dir, 0, 1, &db) != VG_OK)
+    if (cli_open(dir, NULL, 0, 1, &db) != VG_OK)
         return 1;
     vg_rows_t *rows = NULL;
     vg_col_info_t *cols = NULL;

@@ -16,7 +16,7 @@
 #define CHUNK (4u << 20)
 
 static const char help[] =
-    "usage: vigil ingest DIR [FILE|-] [--precision ns|us|ms|s]\n"
+    "usage: vigil ingest DIR [FILE|-] [--precision ns|us|ms|s] [database options]\n"
     "Load line protocol from FILE (default: standard input) into the database DIR\n"
     "(created if missing). Prints rows accepted, rows rejected and each rejected\n"
     "line with its number and reason. Exit status 0 only if nothing was rejected.\n";
@@ -110,11 +110,19 @@ int cli_ingest(int argc, char **argv)
 {
     if (cli_has_help(argc, argv)) {
         fputs(help, stdout);
+        fputs(cli_db_options_help, stdout);
         return 0;
     }
     const char *dir = NULL, *file = NULL;
     ingest_t in = {.wo = {.precision = VG_PREC_NS, .first_lineno = 1, .max_errors = 1000}};
+    vg_db_opts_t dbo;
+    vg_db_opts_default(&dbo);
     for (int i = 1; i < argc; i++) {
+        int o = cli_db_option(argc, argv, &i, &dbo);
+        if (o < 0)
+            return 2;
+        if (o > 0)
+            continue;
         if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc) {
             if (vg_lp_precision_parse(argv[++i], 0, &in.wo.precision) != VG_OK) {
                 fprintf(stderr, "vigil ingest: bad precision '%s' (ns, us, ms or s)\n", argv[i]);
@@ -141,7 +149,7 @@ int cli_ingest(int argc, char **argv)
         perror(file);
         return 1;
     }
-    if (cli_open(dir, 0, 0, &in.db) != VG_OK) {
+    if (cli_open(dir, &dbo, 0, 0, &in.db) != VG_OK) {
         if (f != stdin)
             fclose(f);
         return 1;

@@ -14,7 +14,7 @@ int cli_stats(int argc, char **argv)
         return argc == 2 ? 0 : 2;
     }
     vg_db_t *db;
-    if (cli_open(argv[1], 0, 1, &db) != VG_OK)
+    if (cli_open(argv[1], NULL, 0, 1, &db) != VG_OK)
         return 1;
     vg_db_stats_t st;
     vg_error_t err = {0};
