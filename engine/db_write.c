@@ -131,6 +131,7 @@ static int tag_cmp(const void *a, const void *b)
 static int line_series(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_t *id,
                        vg_write_result_t *res, size_t maxerr)
 {
+    void *heap = NULL; /* the tag arrays of a line with more than 64 tags */
     vg_db_t *db = st->db;
     uint64_t h = vg_strmap_hash(ln->series_raw.p, ln->series_raw.len);
     if (vg_strmap_get_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, id))
@@ -158,12 +159,19 @@ static int line_series(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint3
             rc = VG_EPARSE;
             goto out;
         }
-    const char *keys[64], *vals[64];
-    uint32_t kl[64], vl[64];
+    /* parallel arrays, as vg__table_series takes them */
+    const char *kst[64], *vst[64], **keys = kst, **vals = vst;
+    uint32_t klst[64], vlst[64], *kl = klst, *vl = vlst;
     if (ln->ntags > 64) {
-        line_error(res, maxerr, ln->lineno, 1, "more than 64 tags");
-        rc = VG_EPARSE;
-        goto out;
+        heap = vg_malloc(ln->ntags * (2 * sizeof(char *) + 2 * sizeof(uint32_t)));
+        if (!heap) {
+            rc = VG_ENOMEM;
+            goto out;
+        }
+        keys = heap;
+        vals = keys + ln->ntags;
+        kl = (uint32_t *)(vals + ln->ntags);
+        vl = kl + ln->ntags;
     }
     for (uint32_t i = 0; i < ln->ntags; i++) {
         keys[i] = tags[i].k;
@@ -189,6 +197,7 @@ static int line_series(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint3
     if (rc == VG_OK)
         rc = vg_strmap_put_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, *id, NULL);
 out:
+    vg_free(heap);
     if (tags != stack)
         vg_free(tags);
     return rc;
