@@ -7,6 +7,7 @@
  *   table <name> <replaced>
  *   field <table> <name> <type>
  *   tag <table> <key>
+ *   dirty <table> <part_start>     (a partition that may hold a point twice)
  *   segment <file> <table> <part_start> <ts_min> <ts_max> <rows> <wal_lsn> <bytes>
  *   crc32c <8 hex digits>
  */
@@ -72,6 +73,11 @@ static int emit_table(vg_buf_t *b, vg_table_t *t)
         rc |= put_fmt(b, " ");
         rc |= put_name(b, t->tag_keys[i]);
         rc |= put_fmt(b, "\n");
+    }
+    for (uint32_t i = 0; i < t->ndirty && rc == VG_OK; i++) {
+        rc |= put_fmt(b, "dirty ");
+        rc |= put_name(b, t->name);
+        rc |= put_fmt(b, " %" PRId64 "\n", t->dirty[i]);
     }
     for (uint32_t i = 0; i < t->nsegs && rc == VG_OK; i++) {
         const vg_seg_t *s = t->segs[i]->seg;
@@ -183,6 +189,11 @@ static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
         rc = vg__table_get(db, name, strlen(name), 1, &t, err);
         if (rc == VG_OK)
             rc = vg__table_tagkey(t, k, strlen(k), err);
+    } else if (n == 3 && strcmp(tok[0], "dirty") == 0) {
+        char *name = unescape(tok[1]);
+        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+        if (rc == VG_OK && vg__table_mark_dirty(t, strtoll(tok[2], NULL, 10)) != VG_OK)
+            rc = vg_error_set(err, VG_ENOMEM, "loading the catalog");
     } else if (n == 9 && strcmp(tok[0], "segment") == 0) {
         char *name = unescape(tok[2]);
         vg_segref_t *r;
@@ -302,6 +313,11 @@ static int rebuild_seg(vg_buf_t *b, const vg_seg_t *s, const char *file, uint64_
         rc |= put_name(b, vg_seg_col(s, c).name);
         rc |= put_fmt(b, " %d\n", (int)vg_seg_col(s, c).type);
     }
+    /* without the old catalog nobody knows whether this partition holds a
+     * point twice: say it may, compaction will settle it */
+    rc |= put_fmt(b, "dirty ");
+    rc |= put_name(b, table);
+    rc |= put_fmt(b, " %" PRId64 "\n", vg_seg_part_start(s));
     rc |= put_fmt(b, "segment %s ", file);
     rc |= put_name(b, table);
     rc |= put_fmt(b, " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",

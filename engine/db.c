@@ -86,14 +86,14 @@ static int take_lock(vg_db_t *db, vg_error_t *err)
         vg_free(path);
         return rc;
     }
+    /* An open-file-description lock: unlike a POSIX record lock it also
+     * refuses a second open of the folder in the same process. */
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(fd, F_SETLK, &fl) != 0) {
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
         char pid[32] = {0};
         size_t got = 0;
         vg_io_pread(db->io, fd, pid, sizeof pid - 1, 0, &got, NULL);
-        fl.l_type = F_WRLCK;
-        if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
-            snprintf(pid, sizeof pid, "%ld", (long)fl.l_pid);
+        pid[strcspn(pid, "\n")] = '\0';
         vg_io_close(db->io, fd);
         rc = vg_error_set(err, VG_ELOCKED,
                           "database %s is in use by process %s: open it read-only, or "
@@ -307,3 +307,10 @@ int vg_db_compact(vg_db_t *db, vg_error_t *err)
     int rc = vg__compact_all(db, err);
     return rc ? rc : vg__retention(db, err);
 }
+
+#ifdef VG_TESTING
+vg_io_t *vg__db_io(vg_db_t *db)
+{
+    return db->io;
+}
+#endif

@@ -240,6 +240,11 @@ void vg__segref_unref(vg_segref_t *r);
 
 void vg__publish(vg_db_t *db);
 
+#ifdef VG_TESTING
+/* The database's I/O layer, for tests that inject faults (io.h hooks). */
+vg_io_t *vg__db_io(vg_db_t *db);
+#endif
+
 /* ---- db_seal.c ---- */
 int vg__seal_all(vg_db_t *db, vg_error_t *err);
 int vg__compact_all(vg_db_t *db, vg_error_t *err);

@@ -126,80 +126,89 @@ static int tag_cmp(const void *a, const void *b)
     return c ? c : (x->kl > y->kl) - (x->kl < y->kl);
 }
 
-/* Resolve the series id of a line: the raw text cache first, then the
- * canonical (sorted, unescaped) tag set. */
-static int line_series(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_t *id,
-                       vg_write_result_t *res, size_t maxerr)
+/* A line's tags, unescaped and sorted by key: its canonical tag set. */
+typedef struct canon {
+    tagref_t stack[64], *tags;
+    uint32_t n;
+    char *bytes; /* the unescaped keys and values */
+} canon_t;
+
+static void canon_free(canon_t *c)
 {
-    void *heap = NULL; /* the tag arrays of a line with more than 64 tags */
-    vg_db_t *db = st->db;
-    uint64_t h = vg_strmap_hash(ln->series_raw.p, ln->series_raw.len);
-    if (vg_strmap_get_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, id))
-        return VG_OK;
-    size_t need = ln->series_raw.len + 16;
-    char *buf = unesc_buf(db, need);
-    tagref_t stack[64], *tags = ln->ntags <= 64 ? stack : vg_malloc(ln->ntags * sizeof *tags);
-    if (!buf || !tags)
+    if (c->tags != c->stack)
+        vg_free(c->tags);
+    vg_free(c->bytes);
+}
+
+/* Canonicalise a line's tags; a repeated key rejects the line (VG_EPARSE,
+ * recorded in res). */
+static int canon_tags(const vg_lp_line_t *ln, canon_t *c, vg_write_result_t *res, size_t maxerr)
+{
+    c->n = ln->ntags;
+    c->tags = ln->ntags <= 64 ? c->stack : vg_malloc(ln->ntags * sizeof *c->tags);
+    c->bytes = vg_malloc(ln->series_raw.len + 1);
+    if (!c->tags || !c->bytes)
         return VG_ENOMEM;
-    char *p = buf;
+    char *p = c->bytes;
     for (uint32_t i = 0; i < ln->ntags; i++) {
-        tags[i].k = p;
-        tags[i].kl = vg_lp_unescape(ln->tags[i].key, 0, p);
-        p += tags[i].kl;
-        tags[i].v = p;
-        tags[i].vl = vg_lp_unescape(ln->tags[i].val, 0, p);
-        p += tags[i].vl;
+        c->tags[i].k = p;
+        c->tags[i].kl = vg_lp_unescape(ln->tags[i].key, 0, p);
+        p += c->tags[i].kl;
+        c->tags[i].v = p;
+        c->tags[i].vl = vg_lp_unescape(ln->tags[i].val, 0, p);
+        p += c->tags[i].vl;
     }
-    qsort(tags, ln->ntags, sizeof *tags, tag_cmp);
-    int rc = VG_OK;
-    for (uint32_t i = 1; i < ln->ntags; i++)
-        if (tags[i].kl == tags[i - 1].kl && memcmp(tags[i].k, tags[i - 1].k, tags[i].kl) == 0) {
-            line_error(res, maxerr, ln->lineno, 1, "duplicate tag key '%.*s'", (int)tags[i].kl,
-                       tags[i].k);
-            rc = VG_EPARSE;
-            goto out;
+    qsort(c->tags, c->n, sizeof *c->tags, tag_cmp);
+    for (uint32_t i = 1; i < c->n; i++)
+        if (c->tags[i].kl == c->tags[i - 1].kl &&
+            memcmp(c->tags[i].k, c->tags[i - 1].k, c->tags[i].kl) == 0) {
+            line_error(res, maxerr, ln->lineno, 1, "duplicate tag key '%.*s'",
+                       (int)c->tags[i].kl, c->tags[i].k);
+            return VG_EPARSE;
         }
+    return VG_OK;
+}
+
+/* The series id of canonical tags in t, created unless past the limit
+ * (VG_ELIMIT, recorded in res); the client's text is cached for next time. */
+static int series_resolve(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, const canon_t *c,
+                          uint32_t *id, vg_write_result_t *res, size_t maxerr)
+{
+    vg_db_t *db = st->db;
     /* parallel arrays, as vg__table_series takes them */
     const char *kst[64], *vst[64], **keys = kst, **vals = vst;
     uint32_t klst[64], vlst[64], *kl = klst, *vl = vlst;
-    if (ln->ntags > 64) {
-        heap = vg_malloc(ln->ntags * (2 * sizeof(char *) + 2 * sizeof(uint32_t)));
-        if (!heap) {
-            rc = VG_ENOMEM;
-            goto out;
-        }
+    void *heap = NULL;
+    if (c->n > 64) {
+        heap = vg_malloc(c->n * (2 * sizeof(char *) + 2 * sizeof(uint32_t)));
+        if (!heap)
+            return VG_ENOMEM;
         keys = heap;
-        vals = keys + ln->ntags;
-        kl = (uint32_t *)(vals + ln->ntags);
-        vl = kl + ln->ntags;
+        vals = keys + c->n;
+        kl = (uint32_t *)(vals + c->n);
+        vl = kl + c->n;
     }
-    for (uint32_t i = 0; i < ln->ntags; i++) {
-        keys[i] = tags[i].k;
-        kl[i] = tags[i].kl;
-        vals[i] = tags[i].v;
-        vl[i] = tags[i].vl;
+    for (uint32_t i = 0; i < c->n; i++) {
+        keys[i] = c->tags[i].k;
+        kl[i] = c->tags[i].kl;
+        vals[i] = c->tags[i].v;
+        vl[i] = c->tags[i].vl;
     }
     vg_error_t e = {0};
     /* a new series past the limit is refused; an existing one is found */
     int create = st->replay || t->nseries < db->o.max_series;
-    rc = vg__table_series(t, ln->ntags, keys, kl, vals, vl, create, id, &e);
+    int rc = vg__table_series(t, c->n, keys, kl, vals, vl, create, id, &e);
     if (rc == VG_ENOTFOUND) {
         line_error(res, maxerr, ln->lineno, 1,
                    "series limit of %" PRIu64 " reached for table '%s'", db->o.max_series,
                    t->name);
         rc = VG_ELIMIT;
-        goto out;
     }
-    if (rc)
-        goto out;
-    for (uint32_t i = 0; i < ln->ntags && rc == VG_OK; i++)
+    for (uint32_t i = 0; i < c->n && rc == VG_OK; i++)
         rc = vg__table_tagkey(t, keys[i], kl[i], &e);
     if (rc == VG_OK)
-        rc = vg_strmap_put_h(&t->raw_map, h, ln->series_raw.p, ln->series_raw.len, *id, NULL);
-out:
+        rc = vg_strmap_put(&t->raw_map, ln->series_raw.p, ln->series_raw.len, *id, NULL);
     vg_free(heap);
-    if (tags != stack)
-        vg_free(tags);
     return rc;
 }
 
@@ -377,51 +386,99 @@ static int64_t auto_ts(vg_db_t *db)
 
 /* Apply one parsed line; VG_EPARSE-class results are line rejections
  * (recorded in res), anything else fails the batch. */
-static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *res, size_t maxerr,
-                      int64_t *ts_out, vg_error_t *err)
+/* Is the line's time acceptable? Records the rejection in res when not. */
+static int line_time_ok(stage_t *st, const vg_lp_line_t *ln, int64_t ts, vg_write_result_t *res,
+                        size_t maxerr)
+{
+    vg_db_t *db = st->db;
+    if (st->replay)
+        return 1;
+    if (db->o.retention_ns > 0 && ts < st->now - db->o.retention_ns) {
+        line_error(res, maxerr, ln->lineno, ln->ts_off + 1, "points beyond retention policy");
+        return 0;
+    }
+    if (ts > st->now + db->o.future_ns) {
+        line_error(res, maxerr, ln->lineno, ln->ts_off + 1,
+                   "timestamp too far in the future (more than %" PRId64 " s ahead)",
+                   db->o.future_ns / VG_NS_PER_SEC);
+        return 0;
+    }
+    return 1;
+}
+
+/*
+ * Check a line against the table and find its series, creating nothing for a
+ * line that is rejected: the table is made only once the line's time and
+ * tags passed, fields and the series only once everything did. Returns VG_OK
+ * (the line is good: *t, *sid and idx set), a rejection already recorded in
+ * res (VG_ECONFLICT, VG_ELIMIT, VG_EPARSE), or an error that fails the batch.
+ */
+static int line_resolve(stage_t *st, const vg_lp_line_t *ln, vg_table_t **tp, uint32_t *sid,
+                        uint32_t *idx, int *same_shape, vg_write_result_t *res, size_t maxerr,
+                        vg_error_t *err)
 {
     vg_db_t *db = st->db;
     char *scratch = unesc_buf(db, ln->line_len + 1);
     if (!scratch)
         return vg_error_set(err, VG_ENOMEM, "unescaping");
     uint32_t mlen = vg_lp_unescape(ln->measurement, 0, scratch);
-    vg_table_t *t;
-    int rc = vg__table_get(db, scratch, mlen, 1, &t, err);
-    if (rc)
-        return rc;
-    int64_t ts = ln->has_ts ? ln->ts : auto_ts(db);
-    *ts_out = ts;
-    if (!st->replay) {
-        if (db->o.retention_ns > 0 && ts < st->now - db->o.retention_ns) {
-            line_error(res, maxerr, ln->lineno, ln->ts_off + 1, "points beyond retention policy");
-            return VG_OK;
-        }
-        if (ts > st->now + db->o.future_ns) {
-            line_error(res, maxerr, ln->lineno, ln->ts_off + 1,
-                       "timestamp too far in the future (more than %" PRId64 " s ahead)",
-                       db->o.future_ns / VG_NS_PER_SEC);
+    vg_table_t *t = NULL;
+    int rc = vg__table_get(db, scratch, mlen, 0, &t, NULL);
+    *same_shape = 0;
+    for (uint32_t i = 0; i < ln->nfields; i++)
+        idx[i] = UINT32_MAX;
+    if (rc == VG_OK) {
+        *same_shape = shape_match(t, ln, idx);
+        rc = *same_shape ? VG_OK : line_fields_check(t, ln, scratch, idx, res, maxerr);
+        if (rc)
+            return rc;
+        if (vg_strmap_get(&t->raw_map, ln->series_raw.p, ln->series_raw.len, sid)) {
+            *tp = t;
             return VG_OK;
         }
     }
+    canon_t c = {0};
+    rc = canon_tags(ln, &c, res, maxerr);
+    if (rc == VG_OK && !t) {
+        scratch = unesc_buf(db, ln->line_len + 1);
+        mlen = scratch ? vg_lp_unescape(ln->measurement, 0, scratch) : 0;
+        rc = scratch ? vg__table_get(db, scratch, mlen, 1, &t, err) : VG_ENOMEM;
+    }
+    if (rc == VG_OK)
+        rc = series_resolve(st, t, ln, &c, sid, res, maxerr);
+    canon_free(&c);
+    if (rc == VG_ENOMEM)
+        return vg_error_set(err, VG_ENOMEM, "resolving series of line %" PRIu64, ln->lineno);
+    *tp = t;
+    return rc;
+}
+
+/* Apply one parsed line; VG_EPARSE-class results are line rejections
+ * (recorded in res), anything else fails the batch. */
+static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *res, size_t maxerr,
+                      int64_t *ts_out, vg_error_t *err)
+{
+    vg_db_t *db = st->db;
+    int64_t ts = ln->has_ts ? ln->ts : auto_ts(db);
+    *ts_out = ts;
+    if (!line_time_ok(st, ln, ts, res, maxerr))
+        return VG_OK;
     uint32_t idx_stack[64];
     uint32_t *idx = ln->nfields <= 64 ? idx_stack : vg_malloc(ln->nfields * sizeof *idx);
     if (!idx)
         return vg_error_set(err, VG_ENOMEM, "field index");
-    uint32_t sid;
-    int same_shape = shape_match(t, ln, idx);
-    rc = same_shape ? VG_OK : line_fields_check(t, ln, scratch, idx, res, maxerr);
-    if (rc == VG_OK)
-        rc = line_series(st, t, ln, &sid, res, maxerr);
+    vg_table_t *t = NULL;
+    uint32_t sid = 0;
+    int same_shape;
+    int rc = line_resolve(st, ln, &t, &sid, idx, &same_shape, res, maxerr, err);
     if (rc == VG_ECONFLICT || rc == VG_ELIMIT || rc == VG_EPARSE) {
         rc = VG_OK; /* rejected line, already recorded */
         goto out;
     }
-    if (rc) {
-        rc = vg_error_set(err, rc, "resolving series of line %" PRIu64, ln->lineno);
+    if (rc)
         goto out;
-    }
     touch(st, t);
-    scratch = unesc_buf(db, ln->line_len + 1);
+    char *scratch = unesc_buf(db, ln->line_len + 1);
     rc = scratch ? stage_row(st, t, ln, sid, ts, idx, scratch, err)
                  : vg_error_set(err, VG_ENOMEM, "unescaping");
     if (rc == VG_OK) {
@@ -558,8 +615,10 @@ void vg__publish(vg_db_t *db)
             __atomic_store_n(&h->visible, db->vis[i].nrows, __ATOMIC_RELEASE);
         vg__head_unref(h);
     }
-    memmove(db->vis, db->vis + i, (db->nvis - i) * sizeof *db->vis);
-    db->nvis -= i;
+    if (i) {
+        memmove(db->vis, db->vis + i, (db->nvis - i) * sizeof *db->vis);
+        db->nvis -= i;
+    }
 }
 
 static int stage_commit(vg_db_t *db, stage_t *st, size_t in_len, uint64_t *lsn, vg_error_t *err)

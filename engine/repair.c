@@ -241,7 +241,7 @@ static int lock_dir(vg_io_t *io, const char *dir, int *fd, vg_error_t *err)
     if (rc)
         return rc;
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    if (fcntl(*fd, F_SETLK, &fl) != 0) {
+    if (fcntl(*fd, F_OFD_SETLK, &fl) != 0) {
         vg_io_close(io, *fd);
         return vg_error_set(err, VG_ELOCKED, "database %s is in use by another process: stop it "
                                              "before repairing",
