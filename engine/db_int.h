@@ -233,8 +233,18 @@ typedef struct vg_snap {
     vg_field_t *fields; /* copy */
     uint32_t nfields;
     uint32_t nseries;
+    vg_series_t *series; /* copy of the first nseries (their strings are the table's) */
+    const char **tag_keys; /* copy of the table's tag key list (strings are the table's) */
+    uint32_t ntagkeys;
+    int64_t *dirty; /* copy of the dirty partition starts */
+    uint32_t ndirty;
 } vg_snap_t;
 int vg__snap_take(vg_db_t *db, vg_table_t *t, vg_snap_t *s, vg_error_t *err);
+int vg__snap_is_dirty(const vg_snap_t *s, int64_t part);
+/* Partition starts (sorted, unique) holding data of the snapshot in [t0, t1).
+ * Ownership: *parts is the caller's (vg_free). */
+int vg__snap_parts(const vg_db_t *db, const vg_snap_t *s, int64_t t0, int64_t t1,
+                   int64_t **parts, size_t *n);
 void vg__snap_release(vg_snap_t *s);
 void vg__segref_unref(vg_segref_t *r);
 

@@ -46,12 +46,28 @@ int vg__snap_take(vg_db_t *db, vg_table_t *t, vg_snap_t *s, vg_error_t *err)
     pthread_mutex_lock(&t->mu);
     s->segs = vg_malloc((t->nsegs + 1) * sizeof *s->segs);
     s->fields = vg_malloc((t->nfields + 1) * sizeof *s->fields);
-    if (!s->segs || !s->fields || t->nfrozen + 1 > 8) {
+    s->series = vg_malloc((t->nseries + 1) * sizeof *s->series);
+    s->tag_keys = vg_malloc((t->ntagkeys + 1) * sizeof *s->tag_keys);
+    s->dirty = vg_malloc((t->ndirty + 1) * sizeof *s->dirty);
+    if (!s->segs || !s->fields || !s->series || !s->tag_keys || !s->dirty ||
+        t->nfrozen + 1 > 8) {
         pthread_mutex_unlock(&t->mu);
         vg_free(s->segs);
         vg_free(s->fields);
+        vg_free(s->series);
+        vg_free(s->tag_keys);
+        vg_free(s->dirty);
+        memset(s, 0, sizeof *s);
         return vg_error_set(err, VG_ENOMEM, "snapshot of table '%s'", t->name);
     }
+    if (t->nseries)
+        memcpy(s->series, t->series, t->nseries * sizeof *s->series);
+    for (uint32_t i = 0; i < t->ntagkeys; i++)
+        s->tag_keys[i] = t->tag_keys[i];
+    s->ntagkeys = t->ntagkeys;
+    if (t->ndirty)
+        memcpy(s->dirty, t->dirty, t->ndirty * sizeof *s->dirty);
+    s->ndirty = t->ndirty;
     for (uint32_t i = 0; i < t->nsegs; i++) {
         __atomic_add_fetch(&t->segs[i]->refs, 1, __ATOMIC_RELAXED);
         s->segs[i] = t->segs[i];
@@ -82,7 +98,18 @@ void vg__snap_release(vg_snap_t *s)
         vg__head_unref(s->heads[i]);
     vg_free(s->segs);
     vg_free(s->fields);
+    vg_free(s->series);
+    vg_free(s->tag_keys);
+    vg_free(s->dirty);
     memset(s, 0, sizeof *s);
+}
+
+int vg__snap_is_dirty(const vg_snap_t *s, int64_t part)
+{
+    for (uint32_t i = 0; i < s->ndirty; i++)
+        if (s->dirty[i] == part)
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------ rows reader */
@@ -96,11 +123,7 @@ struct vg_rows {
     vg_merged_t m;
     uint32_t *order; /* m rows in output order */
     size_t pos;
-    const char **series_keys; /* per series: canonical key, for ordering */
-    uint32_t *series_klen;
     uint32_t *series_rank;
-    const char ***tag_keys, ***tag_vals;
-    uint32_t *ntags;
     uint32_t *field_order; /* fields sorted by name */
     const char **fk;
     vg_type_t *ft;
@@ -113,63 +136,70 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int add_part(vg_rows_t *r, int64_t p, size_t *cap)
+static int add_part(int64_t **parts, size_t *n, size_t *cap, int64_t p)
 {
-    if (r->nparts == *cap) {
+    if (*n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        int64_t *np = vg_realloc(r->parts, ncap * sizeof *np);
+        int64_t *np = vg_realloc(*parts, ncap * sizeof *np);
         if (!np)
             return VG_ENOMEM;
-        r->parts = np;
+        *parts = np;
         *cap = ncap;
     }
-    r->parts[r->nparts++] = p;
+    (*parts)[(*n)++] = p;
+    return VG_OK;
+}
+
+int vg__snap_parts(const vg_db_t *db, const vg_snap_t *s, int64_t t0, int64_t t1,
+                   int64_t **parts, size_t *n)
+{
+    size_t cap = 0;
+    *parts = NULL;
+    *n = 0;
+    /* a segment written with another partition size may span several */
+    for (uint32_t i = 0; i < s->nsegs + s->nheads; i++) {
+        int64_t mn, mx;
+        if (i < s->nsegs) {
+            mn = vg_seg_ts_min(s->segs[i]->seg);
+            mx = vg_seg_ts_max(s->segs[i]->seg);
+        } else {
+            const vg_head_t *h = s->heads[i - s->nsegs];
+            if (!s->visible[i - s->nsegs])
+                continue;
+            mn = h->ts_min;
+            mx = h->ts_max;
+        }
+        if (mx < t0 || mn >= t1)
+            continue;
+        int64_t lo = mn > t0 ? mn : t0;
+        int64_t hi = mx < t1 - 1 ? mx : t1 - 1;
+        for (int64_t p = vg__part_start(db, lo); p <= hi; p += db->o.partition_ns)
+            if (add_part(parts, n, &cap, p))
+                return VG_ENOMEM;
+    }
+    if (*n)
+        qsort(*parts, *n, sizeof **parts, cmp_i64);
+    size_t u = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (u == 0 || (*parts)[u - 1] != (*parts)[i])
+            (*parts)[u++] = (*parts)[i];
+    *n = u;
     return VG_OK;
 }
 
 /* Partition starts that hold data in [t0, t1), sorted, unique. */
 static int list_parts(vg_rows_t *r)
 {
-    vg_db_t *db = r->db;
-    size_t cap = 0;
-    /* a segment written with another partition size may span several */
-    for (uint32_t i = 0; i < r->snap.nsegs + r->snap.nheads; i++) {
-        int64_t mn, mx;
-        if (i < r->snap.nsegs) {
-            mn = vg_seg_ts_min(r->snap.segs[i]->seg);
-            mx = vg_seg_ts_max(r->snap.segs[i]->seg);
-        } else {
-            const vg_head_t *h = r->snap.heads[i - r->snap.nsegs];
-            if (!r->snap.visible[i - r->snap.nsegs])
-                continue;
-            mn = h->ts_min;
-            mx = h->ts_max;
-        }
-        if (mx < r->t0 || mn >= r->t1)
-            continue;
-        int64_t lo = mn > r->t0 ? mn : r->t0;
-        int64_t hi = mx < r->t1 - 1 ? mx : r->t1 - 1;
-        for (int64_t p = vg__part_start(db, lo); p <= hi; p += db->o.partition_ns)
-            if (add_part(r, p, &cap))
-                return VG_ENOMEM;
-    }
-    if (r->nparts)
-        qsort(r->parts, r->nparts, sizeof *r->parts, cmp_i64);
-    size_t u = 0;
-    for (size_t i = 0; i < r->nparts; i++)
-        if (u == 0 || r->parts[u - 1] != r->parts[i])
-            r->parts[u++] = r->parts[i];
-    r->nparts = u;
-    return VG_OK;
+    return vg__snap_parts(r->db, &r->snap, r->t0, r->t1, &r->parts, &r->nparts);
 }
 
 static int series_key_cmp(const void *a, const void *b, void *ctx)
 {
     const vg_rows_t *r = ctx;
-    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    uint32_t li = r->series_klen[i], lj = r->series_klen[j];
-    int c = memcmp(r->series_keys[i], r->series_keys[j], li < lj ? li : lj);
-    return c ? c : (li > lj) - (li < lj);
+    const vg_series_t *x = &r->snap.series[*(const uint32_t *)a];
+    const vg_series_t *y = &r->snap.series[*(const uint32_t *)b];
+    int c = memcmp(x->key, y->key, x->keylen < y->keylen ? x->keylen : y->keylen);
+    return c ? c : (x->keylen > y->keylen) - (x->keylen < y->keylen);
 }
 
 static int row_cmp(const void *a, const void *b, void *ctx)
@@ -196,33 +226,18 @@ static void sorted(vg_rows_t *r, void *base, size_t n, size_t w,
     qsort_r(base, n, w, cmp, r);
 }
 
-/* Copy what the reader needs of the table's series (the array may move). */
+/* The ordering of the snapshot's series by canonical tag text. */
 static int copy_series(vg_rows_t *r)
 {
-    vg_table_t *t = r->snap.t;
     uint32_t n = r->snap.nseries;
-    r->series_keys = vg_calloc(n + 1, sizeof *r->series_keys);
-    r->series_klen = vg_calloc(n + 1, sizeof *r->series_klen);
-    r->tag_keys = vg_calloc(n + 1, sizeof *r->tag_keys);
-    r->tag_vals = vg_calloc(n + 1, sizeof *r->tag_vals);
-    r->ntags = vg_calloc(n + 1, sizeof *r->ntags);
     r->series_rank = vg_calloc(n + 1, sizeof *r->series_rank);
     uint32_t *ids = vg_calloc(n + 1, sizeof *ids);
-    if (!r->series_keys || !r->tag_keys || !r->tag_vals || !r->ntags || !r->series_rank || !ids ||
-        !r->series_klen) {
+    if (!r->series_rank || !ids) {
         vg_free(ids);
         return VG_ENOMEM;
     }
-    pthread_mutex_lock(&t->mu);
-    for (uint32_t i = 0; i < n; i++) {
-        r->series_keys[i] = t->series[i].key;
-        r->series_klen[i] = t->series[i].keylen;
-        r->tag_keys[i] = t->series[i].tag_keys;
-        r->tag_vals[i] = t->series[i].tag_vals;
-        r->ntags[i] = t->series[i].ntags;
+    for (uint32_t i = 0; i < n; i++)
         ids[i] = i;
-    }
-    pthread_mutex_unlock(&t->mu);
     sorted(r, ids, n, sizeof *ids, series_key_cmp);
     for (uint32_t i = 0; i < n; i++)
         r->series_rank[ids[i]] = i;
@@ -294,9 +309,9 @@ int vg_rows_next(vg_rows_t *r, vg_row_t *row, vg_error_t *err)
     uint32_t i = r->order[r->pos++];
     uint32_t sid = r->m.series[i];
     row->ts = r->m.ts[i];
-    row->ntags = r->ntags[sid];
-    row->tag_keys = r->tag_keys[sid];
-    row->tag_vals = r->tag_vals[sid];
+    row->ntags = r->snap.series[sid].ntags;
+    row->tag_keys = r->snap.series[sid].tag_keys;
+    row->tag_vals = r->snap.series[sid].tag_vals;
     size_t nf = 0;
     for (uint32_t k = 0; k < r->m.ncols; k++) {
         uint32_t c = r->field_order[k];
@@ -320,12 +335,7 @@ void vg_rows_close(vg_rows_t *r)
     vg_merged_free(&r->m);
     vg_free(r->order);
     vg_free(r->parts);
-    vg_free(r->series_keys);
-    vg_free(r->series_klen);
     vg_free(r->series_rank);
-    vg_free(r->tag_keys);
-    vg_free(r->tag_vals);
-    vg_free(r->ntags);
     vg_free(r->field_order);
     vg_free(r->fk);
     vg_free(r->ft);
