@@ -198,6 +198,7 @@ static void db_free(vg_db_t *db)
     vg_free(db->vis);
     vg_lp_reset(&db->lp);
     vg_buf_free(&db->wal_payload);
+    vg_buf_free(&db->last_meas);
     vg_free(db->unesc);
     if (db->lock_fd >= 0)
         vg_io_close(db->io, db->lock_fd);

@@ -34,6 +34,7 @@
 #include "colvec.h"
 #include "io.h"
 #include "segment.h"
+#include "shape.h"
 #include "strmap.h"
 #include "vigil/vg_db.h"
 #include "wal.h"
@@ -122,13 +123,7 @@ typedef struct vg_table {
     uint32_t nfrozen;
     vg_segref_t **segs;
     uint32_t nsegs, segs_cap;
-    /* The field keys of the table's last accepted line, as written, with
-     * their columns: lines of one source repeat their shape, so the write
-     * path compares bytes instead of hashing every key (db_write.c). */
-    vg_buf_t shape_keys;
-    uint32_t *shape_len, *shape_col;
-    uint8_t *shape_type;
-    uint32_t shape_n, shape_cap;
+    vg_shapes_t shapes; /* recent line shapes (shape.h), under db->write_mu */
     int64_t *dirty; /* partition starts that may hold cross-source duplicates */
     uint32_t ndirty, dirty_cap;
     uint64_t replaced;
@@ -165,6 +160,8 @@ struct vg_db {
     /* write path scratch, under write_mu */
     vg_lp_parser_t lp;
     vg_buf_t wal_payload;
+    vg_table_t *last_table; /* the table named by last_meas (as written), a cache */
+    vg_buf_t last_meas;
     char *unesc;
     size_t unesc_cap;
 

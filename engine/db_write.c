@@ -212,56 +212,6 @@ static int series_resolve(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, co
     return rc;
 }
 
-/* Does the line have the same field keys and types as the table's last one? */
-static int shape_match(const vg_table_t *t, const vg_lp_line_t *ln, uint32_t *idx)
-{
-    if (ln->nfields != t->shape_n)
-        return 0;
-    const uint8_t *k = t->shape_keys.p;
-    for (uint32_t i = 0; i < ln->nfields; i++) {
-        const vg_lp_field_t *f = &ln->fields[i];
-        if (f->key.len != t->shape_len[i] || f->type != t->shape_type[i] ||
-            memcmp(f->key.p, k, f->key.len) != 0)
-            return 0;
-        idx[i] = t->shape_col[i];
-        k += f->key.len;
-    }
-    return 1;
-}
-
-/* Remember an accepted line's shape; failure only loses the shortcut. */
-static void shape_store(vg_table_t *t, const vg_lp_line_t *ln, const uint32_t *idx)
-{
-    if (ln->nfields > t->shape_cap) {
-        uint32_t ncap = ln->nfields * 2;
-        uint32_t *l = vg_realloc(t->shape_len, ncap * sizeof *l);
-        if (l)
-            t->shape_len = l;
-        uint32_t *c = vg_realloc(t->shape_col, ncap * sizeof *c);
-        if (c)
-            t->shape_col = c;
-        uint8_t *ty = vg_realloc(t->shape_type, ncap);
-        if (ty)
-            t->shape_type = ty;
-        if (!l || !c || !ty) {
-            t->shape_n = 0;
-            return;
-        }
-        t->shape_cap = ncap;
-    }
-    t->shape_keys.len = 0;
-    t->shape_n = 0;
-    for (uint32_t i = 0; i < ln->nfields; i++) {
-        const vg_lp_field_t *f = &ln->fields[i];
-        if (vg_buf_append(&t->shape_keys, f->key.p, f->key.len) != VG_OK)
-            return;
-        t->shape_len[i] = f->key.len;
-        t->shape_col[i] = idx[i];
-        t->shape_type[i] = (uint8_t)f->type;
-    }
-    t->shape_n = ln->nfields;
-}
-
 /* Check every field of a line against the schema before anything is
  * created, so that a rejected line leaves no trace. idx[i] gets the column
  * of field i, or UINT32_MAX for a new one. */
@@ -421,14 +371,27 @@ static int line_resolve(stage_t *st, const vg_lp_line_t *ln, vg_table_t **tp, ui
     char *scratch = unesc_buf(db, ln->line_len + 1);
     if (!scratch)
         return vg_error_set(err, VG_ENOMEM, "unescaping");
-    uint32_t mlen = vg_lp_unescape(ln->measurement, 0, scratch);
+    uint32_t mlen = 0;
     vg_table_t *t = NULL;
-    int rc = vg__table_get(db, scratch, mlen, 0, &t, NULL);
+    int rc = VG_OK;
+    /* lines of a batch mostly name one table: compare the text as written */
+    if (db->last_table && ln->measurement.len == db->last_meas.len &&
+        memcmp(ln->measurement.p, db->last_meas.p, ln->measurement.len) == 0) {
+        t = db->last_table;
+    } else {
+        mlen = vg_lp_unescape(ln->measurement, 0, scratch);
+        rc = vg__table_get(db, scratch, mlen, 0, &t, NULL);
+        db->last_meas.len = 0;
+        db->last_table = rc == VG_OK && vg_buf_append(&db->last_meas, ln->measurement.p,
+                                                      ln->measurement.len) == VG_OK
+                             ? t
+                             : NULL;
+    }
     *same_shape = 0;
     for (uint32_t i = 0; i < ln->nfields; i++)
         idx[i] = UINT32_MAX;
     if (rc == VG_OK) {
-        *same_shape = shape_match(t, ln, idx);
+        *same_shape = vg_shapes_match(&t->shapes, ln, idx);
         rc = *same_shape ? VG_OK : line_fields_check(t, ln, scratch, idx, res, maxerr);
         if (rc)
             return rc;
@@ -469,7 +432,7 @@ static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *re
         return vg_error_set(err, VG_ENOMEM, "field index");
     vg_table_t *t = NULL;
     uint32_t sid = 0;
-    int same_shape;
+    int same_shape = 0;
     int rc = line_resolve(st, ln, &t, &sid, idx, &same_shape, res, maxerr, err);
     if (rc == VG_ECONFLICT || rc == VG_ELIMIT || rc == VG_EPARSE) {
         rc = VG_OK; /* rejected line, already recorded */
@@ -484,7 +447,7 @@ static int apply_line(stage_t *st, const vg_lp_line_t *ln, vg_write_result_t *re
     if (rc == VG_OK) {
         res->rows++;
         if (!same_shape)
-            shape_store(t, ln, idx);
+            vg_shapes_store(&t->shapes, ln, idx);
     }
 out:
     if (idx != idx_stack)

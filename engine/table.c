@@ -97,10 +97,7 @@ void vg__table_free(vg_table_t *t)
     vg_strmap_free(&t->series_map);
     vg_strmap_free(&t->raw_map);
     vg_free(t->dirty);
-    vg_buf_free(&t->shape_keys);
-    vg_free(t->shape_len);
-    vg_free(t->shape_col);
-    vg_free(t->shape_type);
+    vg_shapes_free(&t->shapes);
     pthread_mutex_destroy(&t->mu);
     vg_free(t->name);
     vg_free(t);
