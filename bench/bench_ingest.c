@@ -32,6 +32,7 @@ typedef struct opts {
     int runs;
     int wal_none;
     const char *dir;
+    uint64_t seal_rows;
 } opts_t;
 
 typedef struct result {
@@ -106,6 +107,8 @@ static int child(const opts_t *o, const char *file, const char *dir)
     vg_db_opts_t dbo;
     vg_db_opts_default(&dbo);
     dbo.wal_sync = o->wal_none ? VG_WAL_SYNC_NONE : VG_WAL_SYNC_FULL;
+    if (o->seal_rows)
+        dbo.seal_rows = o->seal_rows;
     vg_db_t *db;
     vg_error_t err = {0};
     if (vg_db_open(dir, &dbo, &db, &err) != VG_OK) {
@@ -205,9 +208,11 @@ static void parse_args(int argc, char **argv, opts_t *o)
             o->wal_none = strcmp(v, "none") == 0, i++;
         else if (strcmp(a, "--dir") == 0)
             o->dir = v, i++;
+        else if (strcmp(a, "--seal-rows") == 0)
+            o->seal_rows = strtoull(v, NULL, 10), i++;
         else {
             fprintf(stderr, "usage: bench_ingest [--rows N] [--profile full|bench] [--batch BYTES] "
-                            "[--runs R] [--wal-sync full|none] [--dir DIR]\n");
+                            "[--runs R] [--wal-sync full|none] [--seal-rows N] [--dir DIR]\n");
             exit(2);
         }
     }

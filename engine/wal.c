@@ -213,7 +213,8 @@ int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, v
     }
     uint8_t *h = w->pending.p + w->pending.len;
     uint8_t *body = h + VG_WAL_REC_HEADER;
-    int clen = len ? LZ4_compress_fast(payload, (char *)body, (int)len, bound, VG_WAL_LZ4_ACCEL) : 0;
+    int clen =
+        len ? LZ4_compress_fast(payload, (char *)body, (int)len, bound, VG_WAL_LZ4_ACCEL) : 0;
     uint32_t flags = 1;
     if (clen <= 0 || (size_t)clen >= len) {
         memcpy(body, payload, len);
