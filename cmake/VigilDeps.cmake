@@ -11,3 +11,6 @@ if(VG_MIMALLOC AND NOT VG_SANITIZE AND NOT VG_TESTING)
   find_package(mimalloc CONFIG REQUIRED)
   set(VG_USE_MIMALLOC ON)
 endif()
+
+# The query layer prints JSON with jansson.
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
