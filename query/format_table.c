@@ -1,0 +1,182 @@
+/*
+ * format_table.c: a result as a table for a person (vg_result.h): columns
+ * aligned (numbers to the right), times in RFC 3339 UTC, and, when there is
+ * a time column (windows), a sparkline per group and numeric column.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/vg_alloc.h"
+#include "vigil/vg_error.h"
+#include "format_int.h"
+#include "vigil/vg_result.h"
+
+
+static int numeric(vg_type_t t)
+{
+    return t == VG_TYPE_FLOAT || t == VG_TYPE_INT || t == VG_TYPE_UINT;
+}
+
+/* Display width of UTF-8 text: code points (wide characters are rare in
+ * tags), a control character counting as its two-character escape. */
+static size_t width(const char *p, size_t n)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w += ((unsigned char)p[i] < 0x20) ? 2 : ((unsigned char)p[i] & 0xC0) != 0x80;
+    return w;
+}
+
+/* Text with control characters escaped, so a cell stays on its line. */
+static void put_text(FILE *out, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20)
+            fputc(c, out);
+        else
+            fprintf(out, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '?');
+    }
+}
+
+static void pad(FILE *out, size_t n)
+{
+    while (n--)
+        fputc(' ', out);
+}
+
+static double cell_number(const vg_result_t *r, size_t row, size_t col)
+{
+    const vg_value_t *v = vg_result_cell(r, row, col);
+    if (!v)
+        return NAN;
+    switch (r->cols[col].type) {
+    case VG_TYPE_FLOAT: return v->f;
+    case VG_TYPE_INT: return (double)v->i;
+    case VG_TYPE_UINT: return (double)v->u;
+    default: return NAN;
+    }
+}
+
+/* Do rows a and b belong to one group (same values in every tag column)? */
+static int same_group(const vg_result_t *r, size_t a, size_t b)
+{
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (r->cols[c].type != VG_TYPE_TAG)
+            continue;
+        const vg_value_t *x = vg_result_cell(r, a, c), *y = vg_result_cell(r, b, c);
+        if (!x != !y || (x && (x->s.len != y->s.len || memcmp(x->s.p, y->s.p, x->s.len))))
+            return 0;
+    }
+    return 1;
+}
+
+static void sparkline(const vg_result_t *r, size_t from, size_t to, size_t col, int ascii,
+                      FILE *out)
+{
+    static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
+                                         "\u2585", "\u2586", "\u2587", "\u2588"};
+    static const char levels[] = "_.-~=+*#";
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = from; i < to; i++) {
+        double v = cell_number(r, i, col);
+        if (!isnan(v)) {
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
+        }
+    }
+    for (size_t i = from; i < to; i++) {
+        double v = cell_number(r, i, col);
+        if (isnan(v)) {
+            fputc(' ', out);
+            continue;
+        }
+        int k = hi > lo ? (int)lround((v - lo) / (hi - lo) * 7) : 3;
+        if (ascii)
+            fputc(levels[k], out);
+        else
+            fputs(blocks[k], out);
+    }
+}
+
+/* Sparklines of every numeric column, per group, when the result has windows. */
+static void sparklines(const vg_result_t *r, int ascii, FILE *out)
+{
+    int has_time = 0, has_num = 0;
+    for (size_t c = 0; c < r->ncols; c++) {
+        has_time |= r->cols[c].type == VG_TYPE_TIME;
+        has_num |= numeric(r->cols[c].type);
+    }
+    if (!has_time || !has_num || r->nrows < 2)
+        return;
+    fputc('\n', out);
+    for (size_t from = 0; from < r->nrows;) {
+        size_t to = from + 1;
+        while (to < r->nrows && same_group(r, from, to))
+            to++;
+        char label[256] = "";
+        size_t ln = 0;
+        for (size_t c = 0; c < r->ncols; c++) {
+            const vg_value_t *v = vg_result_cell(r, from, c);
+            if (r->cols[c].type == VG_TYPE_TAG && ln < sizeof label)
+                ln += (size_t)snprintf(label + ln, sizeof label - ln, "%s%s=%.*s", ln ? " " : "",
+                                       r->cols[c].name, v ? (int)v->s.len : 0, v ? v->s.p : "");
+        }
+        for (size_t c = 0; c < r->ncols; c++) {
+            if (!numeric(r->cols[c].type))
+                continue;
+            fprintf(out, "%s%s%s  ", label, ln ? "  " : "", r->cols[c].name);
+            sparkline(r, from, to, c, ascii, out);
+            fputc('\n', out);
+        }
+        from = to;
+    }
+}
+
+int vg_result_write_table(const vg_result_t *r, FILE *out, int flags)
+{
+    size_t *w = vg_calloc(r->ncols + 1, sizeof *w);
+    if (!w)
+        return VG_ENOMEM;
+    char buf[64];
+    for (size_t c = 0; c < r->ncols; c++)
+        w[c] = width(r->cols[c].name, strlen(r->cols[c].name));
+    for (size_t row = 0; row < r->nrows; row++)
+        for (size_t c = 0; c < r->ncols; c++) {
+            const char *big;
+            size_t n = vg__cell_text(r, row, c, 0, buf, sizeof buf, &big);
+            size_t cw = width(big ? big : buf, n);
+            w[c] = cw > w[c] ? cw : w[c];
+        }
+    for (size_t c = 0; c < r->ncols; c++) {
+        size_t n = width(r->cols[c].name, strlen(r->cols[c].name));
+        if (numeric(r->cols[c].type))
+            pad(out, w[c] - n);
+        fputs(r->cols[c].name, out);
+        if (!numeric(r->cols[c].type) && c + 1 < r->ncols)
+            pad(out, w[c] - n);
+        fputs(c + 1 < r->ncols ? "  " : "\n", out);
+    }
+    for (size_t c = 0; c < r->ncols; c++) {
+        for (size_t i = 0; i < w[c]; i++)
+            fputc('-', out);
+        fputs(c + 1 < r->ncols ? "  " : "\n", out);
+    }
+    for (size_t row = 0; row < r->nrows; row++)
+        for (size_t c = 0; c < r->ncols; c++) {
+            const char *big;
+            size_t n = vg__cell_text(r, row, c, 0, buf, sizeof buf, &big);
+            size_t cw = width(big ? big : buf, n);
+            if (numeric(r->cols[c].type))
+                pad(out, w[c] - cw);
+            put_text(out, big ? big : buf, n);
+            if (!numeric(r->cols[c].type) && c + 1 < r->ncols)
+                pad(out, w[c] - cw);
+            fputs(c + 1 < r->ncols ? "  " : "\n", out);
+        }
+    fprintf(out, "(%zu row%s)\n", r->nrows, r->nrows == 1 ? "" : "s");
+    sparklines(r, flags & VG_TABLE_ASCII, out);
+    vg_free(w);
+    return ferror(out) ? VG_EIO : VG_OK;
+}
