@@ -14,3 +14,6 @@ endif()
 
 # The query layer prints JSON with jansson.
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+
+# The shell's line editing (history, completion).
+pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)

@@ -13,7 +13,6 @@
  */
 #include "catalog.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -328,33 +327,39 @@ static int rebuild_seg(vg_buf_t *b, const vg_seg_t *s, const char *file, uint64_
     return rc ? VG_ENOMEM : VG_OK;
 }
 
+typedef struct rebuild {
+    vg_io_t *io;
+    const char *sdir;
+    vg_buf_t *b;
+    uint64_t max_lsn, max_seq;
+} rebuild_t;
+
+static int rebuild_one(void *ctx, const char *name)
+{
+    rebuild_t *rb = ctx;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/%s", rb->sdir, name);
+    vg_seg_t *s;
+    if (vg_seg_open(rb->io, path, &s, NULL) != VG_OK)
+        return VG_OK; /* repair quarantines unreadable files before rebuilding */
+    int rc = rebuild_seg(rb->b, s, name, &rb->max_lsn);
+    uint64_t seq = strtoull(name, NULL, 16);
+    if (seq > rb->max_seq)
+        rb->max_seq = seq;
+    vg_seg_close(s);
+    return rc;
+}
+
 /* Entries for every readable segment file of dir/segments. */
 static int rebuild_scan(vg_io_t *io, const char *dir, vg_buf_t *b, uint64_t *max_lsn,
                         uint64_t *max_seq, vg_error_t *err)
 {
     char sdir[4200];
     snprintf(sdir, sizeof sdir, "%s/segments", dir);
-    DIR *d = opendir(sdir);
-    if (!d)
-        return VG_OK;
-    struct dirent *de;
-    int rc = VG_OK;
-    while (rc == VG_OK && (de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l < 5 || strcmp(de->d_name + l - 4, ".seg") != 0)
-            continue;
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", sdir, de->d_name);
-        vg_seg_t *s;
-        if (vg_seg_open(io, path, &s, err) != VG_OK)
-            continue; /* repair quarantines unreadable files before rebuilding */
-        rc = rebuild_seg(b, s, de->d_name, max_lsn);
-        uint64_t seq = strtoull(de->d_name, NULL, 16);
-        if (seq > *max_seq)
-            *max_seq = seq;
-        vg_seg_close(s);
-    }
-    closedir(d);
+    rebuild_t rb = {io, sdir, b, 0, 0};
+    int rc = vg_io_list(io, sdir, ".seg", rebuild_one, &rb, err);
+    *max_lsn = rb.max_lsn;
+    *max_seq = rb.max_seq;
     return rc;
 }
 

@@ -12,7 +12,6 @@
  *  5. start a new WAL file.
  * A read-only open does steps 2 and 4 without changing any file.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -106,26 +105,31 @@ static int named_in_catalog(vg_db_t *db, const char *file)
     return 0;
 }
 
-/* Remove *.tmp files and segments the catalog does not name. */
+typedef struct sweep {
+    vg_db_t *db;
+    vg_error_t *err;
+} sweep_t;
+
+/* A leftover temporary file, or a segment the catalog does not name, goes. */
+static int sweep_one(void *ctx, const char *name)
+{
+    sweep_t *sw = ctx;
+    size_t l = strlen(name);
+    int tmp = l > 4 && strcmp(name + l - 4, ".tmp") == 0;
+    int seg = l > 4 && strcmp(name + l - 4, ".seg") == 0;
+    if (!tmp && !(seg && !named_in_catalog(sw->db, name)))
+        return VG_OK;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", sw->db->seg_dir, name);
+    vg__db_log(sw->db, "info", "removing %s %s",
+               tmp ? "leftover temporary file" : "unpublished segment", path);
+    return vg_io_unlink(sw->db->io, path, sw->err);
+}
+
 static int sweep_segments(vg_db_t *db, vg_error_t *err)
 {
-    DIR *d = opendir(db->seg_dir);
-    if (!d)
-        return errno == ENOENT ? VG_OK : vg_error_sys(err, VG_EIO, errno, "listing %s", db->seg_dir);
-    struct dirent *de;
-    int rc = VG_OK;
-    while (rc == VG_OK && (de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        int tmp = l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0;
-        int seg = l > 4 && strcmp(de->d_name + l - 4, ".seg") == 0;
-        if (!tmp && !(seg && !named_in_catalog(db, de->d_name)))
-            continue;
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", db->seg_dir, de->d_name);
-        vg__db_log(db, "info", "removing %s %s", tmp ? "leftover temporary file" : "unpublished segment", path);
-        rc = vg_io_unlink(db->io, path, err);
-    }
-    closedir(d);
+    sweep_t sw = {db, err};
+    int rc = vg_io_list(db->io, db->seg_dir, "", sweep_one, &sw, err);
     char cat_tmp[4200];
     snprintf(cat_tmp, sizeof cat_tmp, "%s/CATALOG.tmp", db->dir);
     if (rc == VG_OK)

@@ -14,6 +14,7 @@
  */
 #include "io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -615,3 +616,24 @@ void vg_io_crash_point(vg_io_t *io, const char *point)
     (void)point;
 }
 #endif
+
+int vg_io_list(vg_io_t *io, const char *dir, const char *suffix, vg_io_list_fn fn, void *ctx,
+               vg_error_t *err)
+{
+    (void)io; /* directory reads need no fault hooks: nothing is written */
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? VG_OK : vg_error_sys(err, VG_EIO, errno, "listing %s", dir);
+    size_t sl = strlen(suffix);
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || l < sl ||
+            strcmp(de->d_name + l - sl, suffix) != 0)
+            continue;
+        rc = fn(ctx, de->d_name);
+    }
+    closedir(d);
+    return rc;
+}

@@ -81,6 +81,15 @@ int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err); /* EEXIST is fi
 int vg_io_fsync_dir(vg_io_t *io, const char *dir, vg_error_t *err);
 
 /*
+ * Call fn(ctx, name) for every entry of dir whose name ends with suffix
+ * ("" for all but . and ..), in no particular order; a missing folder has
+ * no entries. A non-zero return of fn stops the walk and is returned.
+ */
+typedef int (*vg_io_list_fn)(void *ctx, const char *name);
+int vg_io_list(vg_io_t *io, const char *dir, const char *suffix, vg_io_list_fn fn, void *ctx,
+               vg_error_t *err);
+
+/*
  * Map a whole file read-only. The size is taken with fstat first; an empty
  * file maps to p == NULL, len == 0. Ownership: unmap with vg_io_unmap.
  * Only sealed, fsynced files that nothing truncates are mapped (SIGBUS).

@@ -99,10 +99,7 @@ static int gather_seg(const vg_segref_t *r, const vg_snap_t *s, int64_t lo, int6
     const vg_seg_t *seg = r->seg;
     if (vg_seg_ts_max(seg) < lo || vg_seg_ts_min(seg) >= hi)
         return VG_OK;
-    uint32_t maxrows = 0;
-    for (uint32_t b = 0; b < vg_seg_nblocks(seg); b++)
-        if (vg_seg_block(seg, b).nrows > maxrows)
-            maxrows = vg_seg_block(seg, b).nrows;
+    uint32_t maxrows = vg_seg_max_block_rows(seg);
     int64_t *ts = vg_malloc((maxrows + 1) * sizeof *ts);
     uint32_t *ser = vg_malloc((maxrows + 1) * sizeof *ser);
     int rc = (!ts || !ser) ? vg_error_set(err, VG_ENOMEM, "reading segment") : VG_OK;

@@ -15,7 +15,6 @@
  *     with them are counted, with their rows, plus one for the damaged record.
  * Leftover temporary files are removed.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -39,6 +38,7 @@ typedef struct repair {
     vg_db_log_fn log;
     void *log_ctx;
     int segs_moved;
+    vg_error_t *err; /* for the per-file callbacks */
 } repair_t;
 
 static void say(repair_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -75,10 +75,7 @@ static int quarantine(repair_t *r, const char *path, const char *suffix, vg_erro
 /* Read every block of every column; VG_OK when the whole segment is sound. */
 static int seg_check(const vg_seg_t *s, vg_error_t *err)
 {
-    uint32_t maxrows = 0;
-    for (uint32_t b = 0; b < vg_seg_nblocks(s); b++)
-        if (vg_seg_block(s, b).nrows > maxrows)
-            maxrows = vg_seg_block(s, b).nrows;
+    uint32_t maxrows = vg_seg_max_block_rows(s);
     int64_t *ts = vg_malloc((maxrows + 1) * sizeof *ts);
     uint32_t *ser = vg_malloc((maxrows + 1) * sizeof *ser);
     int rc = ts && ser ? VG_OK : vg_error_set(err, VG_ENOMEM, "checking a segment");
@@ -97,47 +94,44 @@ static int seg_check(const vg_seg_t *s, vg_error_t *err)
     return rc;
 }
 
+/* One file of segments/: a leftover temporary goes, a damaged segment moves. */
+static int repair_one(void *ctx, const char *name)
+{
+    repair_t *r = ctx;
+    vg_error_t *err = r->err;
+    size_t l = strlen(name);
+    int tmp = l > 4 && strcmp(name + l - 4, ".tmp") == 0;
+    int seg = l > 4 && strcmp(name + l - 4, ".seg") == 0;
+    char path[4500];
+    snprintf(path, sizeof path, "%s/segments/%s", r->dir, name);
+    if (tmp)
+        return vg_io_unlink(r->io, path, err);
+    if (!seg)
+        return VG_OK;
+    vg_seg_t *s = NULL;
+    vg_error_t why = {0};
+    int bad = vg_seg_open(r->io, path, &s, &why);
+    uint64_t rows = 0;
+    if (bad == VG_OK) {
+        rows = vg_seg_nrows(s);
+        bad = seg_check(s, &why);
+        vg_seg_close(s);
+    }
+    if (bad == VG_ECORRUPT) {
+        say(r, "%s (%" PRIu64 " rows)", why.msg, rows);
+        r->rep->rows_dropped += rows;
+        r->segs_moved = 1;
+        return quarantine(r, path, "", err);
+    }
+    return bad ? vg_error_set(err, bad, "%s", why.msg) : VG_OK;
+}
+
 static int repair_segments(repair_t *r, vg_error_t *err)
 {
     char sdir[4200];
     snprintf(sdir, sizeof sdir, "%s/segments", r->dir);
-    DIR *d = opendir(sdir);
-    if (!d)
-        return VG_OK;
-    struct dirent *de;
-    int rc = VG_OK;
-    while (rc == VG_OK && (de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        int tmp = l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0;
-        int seg = l > 4 && strcmp(de->d_name + l - 4, ".seg") == 0;
-        char path[4500];
-        snprintf(path, sizeof path, "%s/%s", sdir, de->d_name);
-        if (tmp) {
-            rc = vg_io_unlink(r->io, path, err);
-            continue;
-        }
-        if (!seg)
-            continue;
-        vg_seg_t *s = NULL;
-        vg_error_t why = {0};
-        int bad = vg_seg_open(r->io, path, &s, &why);
-        uint64_t rows = 0;
-        if (bad == VG_OK) {
-            rows = vg_seg_nrows(s);
-            bad = seg_check(s, &why);
-            vg_seg_close(s);
-        }
-        if (bad == VG_ECORRUPT) {
-            say(r, "%s (%" PRIu64 " rows)", why.msg, rows);
-            rc = quarantine(r, path, "", err);
-            r->rep->rows_dropped += rows;
-            r->segs_moved = 1;
-        } else if (bad) {
-            rc = vg_error_set(err, bad, "%s", why.msg);
-        }
-    }
-    closedir(d);
-    return rc;
+    r->err = err;
+    return vg_io_list(r->io, sdir, "", repair_one, r, err);
 }
 
 static int repair_catalog(repair_t *r, vg_error_t *err)

@@ -52,12 +52,7 @@ int vg__snap_take(vg_db_t *db, vg_table_t *t, vg_snap_t *s, vg_error_t *err)
     if (!s->segs || !s->fields || !s->series || !s->tag_keys || !s->dirty ||
         t->nfrozen + 1 > 8) {
         pthread_mutex_unlock(&t->mu);
-        vg_free(s->segs);
-        vg_free(s->fields);
-        vg_free(s->series);
-        vg_free(s->tag_keys);
-        vg_free(s->dirty);
-        memset(s, 0, sizeof *s);
+        vg__snap_release(s); /* nothing is referenced yet: frees the copies */
         return vg_error_set(err, VG_ENOMEM, "snapshot of table '%s'", t->name);
     }
     if (t->nseries)

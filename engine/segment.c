@@ -718,3 +718,13 @@ int vg_seg_block_sketch(const vg_seg_t *s, uint32_t block, uint32_t col, vg_sket
         return bad_chunk(s, block, 2 + col, c->sketch_off, "undecodable sketch", err);
     return 0;
 }
+
+uint32_t vg_seg_max_block_rows(const vg_seg_t *s)
+{
+    uint32_t m = 0;
+    for (uint32_t b = 0; b < vg_seg_nblocks(s); b++) {
+        uint32_t n = vg_seg_block(s, b).nrows;
+        m = n > m ? n : m;
+    }
+    return m;
+}

@@ -123,6 +123,8 @@ vg_seg_colinfo_t vg_seg_col(const vg_seg_t *s, uint32_t col);
 int vg_seg_col_find(const vg_seg_t *s, const char *name);
 
 uint32_t vg_seg_nblocks(const vg_seg_t *s);
+/* The most rows any block holds (to size buffers for vg_seg_read_ts & co). */
+uint32_t vg_seg_max_block_rows(const vg_seg_t *s);
 vg_seg_blockinfo_t vg_seg_block(const vg_seg_t *s, uint32_t block);
 /* Stats of a column in a block, or NULL if the column has no values there. */
 const vg_seg_stats_t *vg_seg_block_stats(const vg_seg_t *s, uint32_t block, uint32_t col);

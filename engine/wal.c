@@ -15,7 +15,6 @@
  */
 #include "wal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -147,7 +146,7 @@ static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
     return VG_OK;
 }
 
-static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *err);
+static int list_files(vg_io_t *io, const char *dir, uint64_t **out, size_t *n, vg_error_t *err);
 static void *flusher_main(void *arg);
 
 int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t **out,
@@ -172,7 +171,7 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
      * when a seal covers that LSN. */
     uint64_t *old = NULL;
     size_t nold = 0;
-    int rc = list_files(dir, &old, &nold, err);
+    int rc = list_files(io, dir, &old, &nold, err);
     for (size_t i = 0; i < nold && rc == VG_OK; i++) {
         rc = files_push(w, old[i]);
         if (rc == VG_OK)
@@ -449,46 +448,43 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* File numbers of dir's *.wal files, sorted. Ownership: *out with vg_free. */
-static int list_files(const char *dir, uint64_t **out, size_t *n, vg_error_t *err)
+typedef struct seqs {
+    uint64_t *v;
+    size_t n, cap;
+} seqs_t;
+
+static int add_seq(void *ctx, const char *name)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT) {
-            *out = NULL;
-            *n = 0;
-            return VG_OK;
-        }
-        return vg_error_sys(err, VG_EIO, errno, "listing WAL folder %s", dir);
+    seqs_t *sq = ctx;
+    char *end;
+    uint64_t seq = strtoull(name, &end, 16);
+    if (strlen(name) != 20 || end != name + 16)
+        return VG_OK; /* not a WAL file of ours */
+    if (sq->n == sq->cap) {
+        size_t ncap = sq->cap ? sq->cap * 2 : 16;
+        uint64_t *nv = vg_realloc(sq->v, ncap * sizeof *nv);
+        if (!nv)
+            return VG_ENOMEM;
+        sq->v = nv;
+        sq->cap = ncap;
     }
-    uint64_t *v = NULL;
-    size_t cnt = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (l != 20 || strcmp(de->d_name + 16, ".wal") != 0)
-            continue;
-        char *end;
-        uint64_t seq = strtoull(de->d_name, &end, 16);
-        if (end != de->d_name + 16)
-            continue;
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            uint64_t *nv = vg_realloc(v, cap * sizeof *nv);
-            if (!nv) {
-                vg_free(v);
-                closedir(d);
-                return vg_error_set(err, VG_ENOMEM, "listing WAL folder");
-            }
-            v = nv;
-        }
-        v[cnt++] = seq;
+    sq->v[sq->n++] = seq;
+    return VG_OK;
+}
+
+/* File numbers of dir's *.wal files, sorted. Ownership: *out with vg_free. */
+static int list_files(vg_io_t *io, const char *dir, uint64_t **out, size_t *n, vg_error_t *err)
+{
+    seqs_t sq = {0};
+    int rc = vg_io_list(io, dir, ".wal", add_seq, &sq, err);
+    if (rc) {
+        vg_free(sq.v);
+        return rc == VG_ENOMEM ? vg_error_set(err, VG_ENOMEM, "listing WAL folder %s", dir) : rc;
     }
-    closedir(d);
-    if (cnt)
-        qsort(v, cnt, sizeof *v, cmp_u64);
-    *out = v;
-    *n = cnt;
+    if (sq.n)
+        qsort(sq.v, sq.n, sizeof *sq.v, cmp_u64);
+    *out = sq.v;
+    *n = sq.n;
     return VG_OK;
 }
 
@@ -643,7 +639,7 @@ int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail
     memset(rep, 0, sizeof *rep);
     uint64_t *seqs;
     size_t n;
-    int rc = list_files(dir, &seqs, &n, err);
+    int rc = list_files(io, dir, &seqs, &n, err);
     if (rc)
         return rc;
     replay_state_t st = {.io = io, .after = after_lsn, .fn = fn, .ctx = ctx, .rep = rep};

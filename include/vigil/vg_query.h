@@ -150,6 +150,43 @@ typedef int (*vg_q_ref_fn)(void *ctx, const char *name, vg_q_ref_role_t role, in
 int vg_q_refs(const vg_q_stmt_t *s, vg_q_ref_fn fn, void *ctx);
 int vg_q_expr_refs(const vg_q_expr_t *e, vg_q_ref_fn fn, void *ctx);
 
+/*
+ * The language's keywords (upper case) and function names (lower case), for
+ * completion: up to cap of them into out; returns how many there are.
+ * Ownership: static strings.
+ */
+size_t vg_q_words(const char **out, size_t cap);
+
+/* --------------------------------------------------------------- executing */
+
+/* Limits and the evaluation time of one query. Every limit, when hit, fails
+ * the query with VG_ELIMIT and a message naming the limit and its option. */
+typedef struct vg_q_exec_opts {
+    int64_t now_ns;      /* what now() is; 0: the wall clock (vigil query --at, HTTP time=) */
+    uint64_t max_values; /* raw values held at once (exact quantiles, drift, raw rows,
+                            samples); default 50,000,000 */
+    uint64_t max_groups; /* result groups; default 100,000 */
+    uint64_t timeout_ms; /* default 60,000 */
+    unsigned threads;    /* scanning threads; default 2 */
+} vg_q_exec_opts_t;
+
+void vg_q_exec_opts_default(vg_q_exec_opts_t *o);
+
+/*
+ * Run a parsed statement against db. Names are checked against the table's
+ * schema first (VG_ENOTFOUND with line, column and a suggestion). Reads a
+ * snapshot: a query never blocks ingest. opts may be NULL for the defaults.
+ * Ownership: *out is initialised here and the caller frees it with
+ * vg_result_free, also after a failure.
+ */
+struct vg_db;
+struct vg_result;
+int vg_q_exec(struct vg_db *db, const vg_q_stmt_t *s, const vg_q_exec_opts_t *opts,
+              struct vg_result *out, vg_q_error_t *err);
+/* Parse and run. */
+int vg_q_run(struct vg_db *db, const char *text, const vg_q_exec_opts_t *opts,
+             struct vg_result *out, vg_q_error_t *err);
+
 #ifdef __cplusplus
 }
 #endif
