@@ -108,7 +108,7 @@ static void sparklines(const vg_result_t *r, int ascii, FILE *out)
         has_time |= r->cols[c].type == VG_TYPE_TIME;
         has_num |= numeric(r->cols[c].type);
     }
-    if (!has_time || !has_num || r->nrows < 2)
+    if (!r->windows || !has_time || !has_num || r->nrows < 2)
         return;
     fputc('\n', out);
     for (size_t from = 0; from < r->nrows;) {

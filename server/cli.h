@@ -14,6 +14,7 @@ int cli_dump(int argc, char **argv);
 int cli_simulate(int argc, char **argv);
 int cli_repair(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_query(int argc, char **argv);
 int cli_shell(int argc, char **argv);
 
 /* Open a database for the CLI: logs to stderr; on VG_ELOCKED retries read-only when ro_ok.

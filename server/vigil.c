@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -20,6 +21,9 @@ static const char usage[] =
     "                                                 every stored row, in time order\n"
     "  simulate [--seed N] [--start T] [--duration D] [--rate R] [--profile full|bench]\n"
     "                                                 realistic LLM traffic as line protocol\n"
+    "  query DIR [--format table|csv|json] [--at T] [--ascii] \"QUERY\"\n"
+    "                                                 run a query (SELECT ... FROM ...)\n"
+    "  shell DIR                                      the interactive shell (also: vigil DIR)\n"
     "  repair DIR                                     quarantine damaged files\n"
     "  demo                                           simulate, ingest and show a day of traffic\n"
     "\n"
@@ -40,10 +44,17 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"ingest", cli_ingest}, {"stats", cli_stats},   {"dump", cli_dump},
-                {"simulate", cli_simulate}, {"repair", cli_repair}, {"demo", cli_demo}};
+                {"simulate", cli_simulate}, {"repair", cli_repair}, {"demo", cli_demo},
+                {"query", cli_query}, {"shell", cli_shell}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);
+    /* `vigil DIR`, as `sqlite3 FILE`: the shell on an existing folder */
+    struct stat st;
+    if (argc == 2 && stat(argv[1], &st) == 0 && S_ISDIR(st.st_mode)) {
+        char *sh[] = {"shell", argv[1], NULL};
+        return cli_shell(2, sh);
+    }
     fprintf(stderr, "vigil: unknown command '%s'\n\n%s", argv[1], usage);
     return 2;
 }

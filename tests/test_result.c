@@ -17,6 +17,7 @@
 static void make(vg_result_t *r)
 {
     assert_int_equal(vg_result_init(r, 6), 0);
+    r->windows = 1;
     vg_result_col(r, 0, "time", VG_TYPE_TIME);
     vg_result_col(r, 1, "model", VG_TYPE_TAG);
     vg_result_col(r, 2, "p99(latency_s)", VG_TYPE_FLOAT);

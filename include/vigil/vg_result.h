@@ -37,6 +37,7 @@ typedef struct vg_result {
     vg_value_t *cells; /* row-major, nrows * ncols */
     uint8_t *null;     /* one byte per cell */
     struct vg_result_str *strings; /* blocks holding string cells */
+    int windows; /* rows are windows of aggregates (EVERY): the table draws sparklines */
 } vg_result_t;
 
 /* An empty result of ncols columns, each named and typed with vg_result_col. */
@@ -62,8 +63,8 @@ int vg_result_write_csv(const vg_result_t *r, FILE *out);
 int vg_result_write_json(const vg_result_t *r, FILE *out);
 
 #define VG_TABLE_ASCII 1 /* plain ASCII: no box characters or block sparklines */
-/* The table format for a person; with a time column, each numeric column
- * also gets a sparkline of its values (per group, in row order). */
+/* The table format for a person; for a result of windows, each numeric
+ * column also gets a sparkline of its values (per group, in row order). */
 int vg_result_write_table(const vg_result_t *r, FILE *out, int flags);
 
 #ifdef __cplusplus
