@@ -72,22 +72,23 @@ static int same_group(const vg_result_t *r, size_t a, size_t b)
     return 1;
 }
 
-static void sparkline(const vg_result_t *r, size_t from, size_t to, size_t col, int ascii,
+/* rows[0..n) are one group's rows in time order */
+static void sparkline(const vg_result_t *r, const size_t *rows, size_t n, size_t col, int ascii,
                       FILE *out)
 {
     static const char *const blocks[] = {"\u2581", "\u2582", "\u2583", "\u2584",
                                          "\u2585", "\u2586", "\u2587", "\u2588"};
     static const char levels[] = "_.-~=+*#";
     double lo = INFINITY, hi = -INFINITY;
-    for (size_t i = from; i < to; i++) {
-        double v = cell_number(r, i, col);
+    for (size_t i = 0; i < n; i++) {
+        double v = cell_number(r, rows[i], col);
         if (!isnan(v)) {
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
     }
-    for (size_t i = from; i < to; i++) {
-        double v = cell_number(r, i, col);
+    for (size_t i = 0; i < n; i++) {
+        double v = cell_number(r, rows[i], col);
         if (isnan(v)) {
             fputc(' ', out);
             continue;
@@ -110,11 +111,24 @@ static void sparklines(const vg_result_t *r, int ascii, FILE *out)
     }
     if (!r->windows || !has_time || !has_num || r->nrows < 2)
         return;
+    /* a group's rows need not be next to each other (ORDER BY time): gather them */
+    size_t *rows = vg_malloc(r->nrows * sizeof *rows);
+    uint8_t *seen = vg_calloc(r->nrows, 1);
+    if (!rows || !seen) {
+        vg_free(rows);
+        vg_free(seen);
+        return;
+    }
     fputc('\n', out);
-    for (size_t from = 0; from < r->nrows;) {
-        size_t to = from + 1;
-        while (to < r->nrows && same_group(r, from, to))
-            to++;
+    for (size_t from = 0; from < r->nrows; from++) {
+        if (seen[from])
+            continue;
+        size_t n = 0;
+        for (size_t i = from; i < r->nrows; i++)
+            if (!seen[i] && same_group(r, from, i)) {
+                seen[i] = 1;
+                rows[n++] = i;
+            }
         char label[256] = "";
         size_t ln = 0;
         for (size_t c = 0; c < r->ncols; c++) {
@@ -127,11 +141,12 @@ static void sparklines(const vg_result_t *r, int ascii, FILE *out)
             if (!numeric(r->cols[c].type))
                 continue;
             fprintf(out, "%s%s%s  ", label, ln ? "  " : "", r->cols[c].name);
-            sparkline(r, from, to, c, ascii, out);
+            sparkline(r, rows, n, c, ascii, out);
             fputc('\n', out);
         }
-        from = to;
     }
+    vg_free(rows);
+    vg_free(seen);
 }
 
 int vg_result_write_table(const vg_result_t *r, FILE *out, int flags)
