@@ -637,8 +637,8 @@ int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail
                   vg_wal_replay_fn fn, void *ctx, vg_wal_replay_report_t *rep, vg_error_t *err)
 {
     memset(rep, 0, sizeof *rep);
-    uint64_t *seqs;
-    size_t n;
+    uint64_t *seqs = NULL;
+    size_t n = 0;
     int rc = list_files(io, dir, &seqs, &n, err);
     if (rc)
         return rc;
