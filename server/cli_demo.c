@@ -13,7 +13,7 @@
 #include "cli.h"
 #include "simulate.h"
 
-static int ingest_sim(vg_db_t *db, vg_sim_t *sim, uint64_t *rows)
+static int ingest_sim(vg_db_t *db, vg_sim_t *sim, uint64_t *rows, uint64_t *bytes)
 {
     size_t cap = 4u << 20, len;
     char *buf = malloc(cap);
@@ -24,6 +24,7 @@ static int ingest_sim(vg_db_t *db, vg_sim_t *sim, uint64_t *rows)
         vg_write_result_t res;
         rc = vg_db_write_lp(db, buf, len, NULL, &res, &err);
         *rows += res.rows;
+        *bytes += len;
         if (res.rejected)
             fprintf(stderr, "demo: %llu lines rejected (first: line %llu: %s)\n",
                     (unsigned long long)res.rejected,
@@ -89,12 +90,12 @@ int cli_demo(int argc, char **argv)
     o.start_ns = vg_now_ns() - o.duration_ns;
     vg_sim_t *sim;
     vg_error_t err = {0};
-    uint64_t rows = 0;
+    uint64_t rows = 0, lp_bytes = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = vg_sim_create(&o, &sim, &err);
     if (rc == VG_OK) {
-        rc = ingest_sim(db, sim, &rows);
+        rc = ingest_sim(db, sim, &rows, &lp_bytes);
         vg_sim_destroy(sim);
     }
     if (rc == VG_OK)
@@ -117,9 +118,12 @@ int cli_demo(int argc, char **argv)
                    t->name, t->rows, t->series, t->segments, t->disk_bytes,
                    t->rows ? (double)t->disk_bytes / (double)t->rows : 0.0, t->ncols);
         }
-        char b[32];
+        char b[32], lp[32];
         cli_bytes(st.disk_bytes, b, sizeof b);
-        printf("\nfolder size %s, I/O backend %s\n", b, st.io_backend);
+        cli_bytes(lp_bytes, lp, sizeof lp);
+        printf("\n%s of line protocol stored in %s on disk (%.1fx smaller), I/O backend %s\n",
+               lp, b, st.disk_bytes ? (double)lp_bytes / (double)st.disk_bytes : 0.0,
+               st.io_backend);
         vg_db_stats_free(&st);
     }
     show_rows(db, "llm_request", 3);
