@@ -1,19 +1,21 @@
 /*
- * exec_int.h: the query executor's private structures (exec.c, bind.c,
- * eval.c, agg.c).
+ * exec_int.h: the query executor's private structures (exec.c, plan.c,
+ * bind.c, eval.c, agg.c, emit.c, raw.c).
  *
  * The plan of one query:
  * - bind.c checks names against the table's schema and compiles the
  *   statement's expressions into cx_t trees whose leaves know their field,
  *   tag or accumulator index;
- * - exec.c cuts time into "segments": the elementary spans between every
+ * - plan.c cuts time into "segments": the elementary spans between every
  *   boundary of every interval the query needs (each window, each baseline
  *   or seasonal span, each zscore history window, each drift reference).
- *   Each row is accumulated once into the partial aggregates of its segment
- *   and group; an interval's aggregate is the merge of its segments'
- *   partials, so a baseline never rescans its span once per window;
+ *   exec.c accumulates each row once into the partial aggregates of its
+ *   segment and group; an interval's aggregate is the merge of its
+ *   segments' partials, so a baseline never rescans its span once per window;
  * - agg.c holds the mergeable accumulators; eval.c evaluates expressions
- *   over a row (ROW mode) or over a group's merged interval (AGG mode).
+ *   over a row (ROW mode) or over a group's merged interval (AGG mode);
+ * - emit.c turns the groups into result rows and applies ORDER BY and
+ *   LIMIT; raw.c answers queries without aggregates (rows, not groups).
  * Invariants: every interval the plan asks for starts and ends on a
  * segment boundary; a cx_t of kind CX_AGG/CX_DRIFT indexes ex->specs.
  */
@@ -26,6 +28,7 @@
 
 #include "ast.h"
 #include "vigil/vg_query.h"
+#include "vigil/vg_result.h"
 #include "vigil/vg_scan.h"
 #include "vigil/vg_sketch.h"
 
@@ -215,10 +218,47 @@ typedef struct exec {
     uint64_t checks;
 } exec_t;
 
+/* exec.c */
 /* Checks the time limit every so often; VG_ELIMIT when past it. */
 int exec_tick(exec_t *ex);
 char *exec_pool_str(exec_t *ex, const char *s, size_t n);
 int exec_values(exec_t *ex, uint64_t n); /* account for held values (max_values) */
+/* Read the columns ex->field_used marks of chunk into cols (by field index). */
+int exec_read_cols(exec_t *ex, vg_scan_reader_t *rd, uint32_t chunk, vg_scan_col_t *cols,
+                   vg_error_t *verr);
+/* Report a scan failure rc (verr's message if it has one) in ex->err; returns rc. */
+int exec_scan_error(exec_t *ex, int rc, const vg_error_t *verr);
+
+/* plan.c */
+/* ex->start, ex->end and the windows ex->wins (one when there is no EVERY). */
+int plan_windows(exec_t *ex);
+/* ex->bounds and ex->seg_needed for the compiled items (after plan_windows). */
+int plan_segments(exec_t *ex);
+
+/* The first boundary >= t (ex->nbounds when none). */
+static inline size_t exec_bound_idx(const exec_t *ex, int64_t t)
+{
+    size_t lo = 0, hi = ex->nbounds;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ex->bounds[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The segment holding ts, or -1 outside the plan (inline: called per row). */
+static inline long exec_seg_of(const exec_t *ex, int64_t ts)
+{
+    if (ex->nbounds < 2 || ts < ex->bounds[0] || ts >= ex->bounds[ex->nbounds - 1])
+        return -1;
+    size_t i = exec_bound_idx(ex, ts);
+    if (i == ex->nbounds || ex->bounds[i] != ts)
+        i--;
+    return (long)i;
+}
 
 /* bind.c */
 int bind_check_names(exec_t *ex);
@@ -252,5 +292,25 @@ span_t exec_ref_span(const exec_t *ex, span_t cur);
 size_t exec_base_spans(const cx_t *x, span_t cur, span_t *out, size_t cap);
 /* A group's aggregate of spec over [a, b) in population pop, merged into tmp. */
 int exec_merge_span(exec_t *ex, group_t *g, int pop, int spec, span_t s, acc_t *tmp);
+
+/* emit.c */
+/* The result column type of a value of static type t (null literals: string). */
+vg_type_t emit_col_type(vg_type_t t);
+/* Store v in cell (row, col), converted to the column's type; nulls stay unset. */
+int emit_set_cell(vg_result_t *r, size_t row, size_t col, const qv_t *v);
+/*
+ * out = the first nvis columns of tmp's rows, ordered by the statement's
+ * ORDER BY and cut at its LIMIT. first_item: tmp's column of the first
+ * shown item; hidden: per ORDER BY key a column of tmp past nvis to use when
+ * the key names no visible column (NULL or -1: none).
+ * Ownership: borrows tmp; out is freed and rebuilt.
+ */
+int emit_order_and_limit(exec_t *ex, vg_result_t *tmp, vg_result_t *out, size_t nvis,
+                         int first_item, const int *hidden);
+/* The aggregation's result: one row per window and group in range. */
+int emit_aggregate(exec_t *ex, vg_result_t *out);
+
+/* raw.c: a statement without aggregates (after bind_compile), into out. */
+int raw_run(exec_t *ex, vg_result_t *out);
 
 #endif
