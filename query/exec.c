@@ -540,6 +540,50 @@ int exec_scan_error(exec_t *ex, int rc, const vg_error_t *verr)
 }
 
 /* Scan chunks taken from the root's counter until none is left. */
+/* Add one chunk's rows (or its block statistics) to ex's partials. */
+static int scan_chunk(exec_t *ex, vg_scan_reader_t *rd, vg_scan_col_t *cols, keybuf_t *kb,
+                      uint32_t ch)
+{
+    int64_t lo = ex->bounds[0], hi = ex->bounds[ex->nbounds - 1];
+    vg_scan_chunk_t ci = vg_scan_chunk(ex->scan, ch);
+    int rc = VG_OK;
+    if (ci.ts_max < lo || ci.ts_min >= hi || (rc = exec_tick(ex)))
+        return rc;
+    long s0 = exec_seg_of(ex, ci.ts_min < lo ? lo : ci.ts_min);
+    long s1 = exec_seg_of(ex, ci.ts_max >= hi ? hi - 1 : ci.ts_max);
+    int need = 0;
+    for (long s = s0; s >= 0 && s <= s1 && !need; s++)
+        need = ex->seg_needed[s];
+    int done = 0;
+    if (!need || (rc = try_stats(ex, ch, &ci, kb, &done)) || done)
+        return rc;
+    const int64_t *ts;
+    const uint32_t *ser;
+    vg_error_t verr = {0};
+    if ((rc = vg_scan_read_time(rd, ch, &ts, &ser, &verr)) ||
+        (rc = exec_read_cols(ex, rd, ch, cols, &verr)))
+        return exec_scan_error(ex, rc, &verr);
+    evctx_t c = {.ex = ex, .cols = cols};
+    for (uint32_t i = 0; i < ci.nrows && !rc; i++) {
+        long seg = exec_seg_of(ex, ts[i]);
+        if (seg < 0 || !ex->seg_needed[seg])
+            continue;
+        c.row = i;
+        c.series = ser[i];
+        c.ts = ts[i];
+        rc = add_row(ex, &c, seg, kb);
+        if (!rc && (i & 0xffff) == 0xffff)
+            rc = exec_tick(ex);
+    }
+    return rc;
+}
+
+/*
+ * Scan the chunks ex owns: those whose index is one of its residues modulo
+ * the number of threads. A fixed share per thread (rather than the next free
+ * chunk) makes the partials, and so the floating-point sums merged from
+ * them, the same from run to run.
+ */
 static int scan_worker(exec_t *ex)
 {
     exec_t *root = ex->root ? ex->root : ex;
@@ -553,44 +597,18 @@ static int scan_worker(exec_t *ex)
         vg_free(cols);
         return exec_scan_error(ex, rc, &verr);
     }
-    int64_t lo = ex->bounds[0], hi = ex->bounds[ex->nbounds - 1];
-    for (;;) {
-        uint32_t ch = __atomic_fetch_add(&root->next_chunk, 1, __ATOMIC_RELAXED);
-        if (ch >= nch || rc)
-            break;
-        vg_scan_chunk_t ci = vg_scan_chunk(ex->scan, ch);
-        if (ci.ts_max < lo || ci.ts_min >= hi || (rc = exec_tick(ex)))
+    unsigned stride = ex->stride ? ex->stride : 1;
+    for (unsigned r = 0; r < stride && !rc; r++) {
+        if (!(ex->residues & (UINT64_C(1) << r)))
             continue;
-        long s0 = exec_seg_of(ex, ci.ts_min < lo ? lo : ci.ts_min);
-        long s1 = exec_seg_of(ex, ci.ts_max >= hi ? hi - 1 : ci.ts_max);
-        int need = 0;
-        for (long s = s0; s >= 0 && s <= s1 && !need; s++)
-            need = ex->seg_needed[s];
-        int done = 0;
-        if (!need || (rc = try_stats(ex, ch, &ci, &kb, &done)) || done)
-            continue;
-        const int64_t *ts;
-        const uint32_t *ser;
-        if ((rc = vg_scan_read_time(rd, ch, &ts, &ser, &verr)) ||
-            (rc = exec_read_cols(ex, rd, ch, cols, &verr))) {
-            rc = exec_scan_error(ex, rc, &verr);
-            break;
-        }
-        evctx_t c = {.ex = ex, .cols = cols};
-        for (uint32_t i = 0; i < ci.nrows && !rc; i++) {
-            long seg = exec_seg_of(ex, ts[i]);
-            if (seg < 0 || !ex->seg_needed[seg])
-                continue;
-            c.row = i;
-            c.series = ser[i];
-            c.ts = ts[i];
-            rc = add_row(ex, &c, seg, &kb);
-            if (!rc && (i & 0xffff) == 0xffff)
-                rc = exec_tick(ex);
+        for (uint32_t ch = r; ch < nch && !rc; ch += stride) {
+            if (__atomic_load_n(&root->stop, __ATOMIC_RELAXED))
+                break;
+            rc = scan_chunk(ex, rd, cols, &kb, ch);
         }
     }
     if (rc) /* stop the others early */
-        __atomic_store_n(&root->next_chunk, nch, __ATOMIC_RELAXED);
+        __atomic_store_n(&root->stop, 1, __ATOMIC_RELAXED);
     vg_scan_reader_free(rd);
     vg_free(cols);
     vg_free(kb.p);
@@ -659,21 +677,27 @@ static int scan_aggregate(exec_t *ex)
     if (nt > 1 && !ws)
         nt = 1;
     uint32_t ns = vg_scan_nseries(ex->scan);
+    /* residue 0 is the root's; a worker that cannot start leaves its residue to the root */
+    ex->stride = nt;
+    ex->residues = nt == 1 ? 1 : 0;
+    ex->stop = 0;
     for (unsigned i = 0; i + 1 < nt; i++) {
         worker_t *w = &ws[i];
         w->ex = *ex;
+        w->ex.residues = UINT64_C(1) << (i + 1);
         w->ex.root = ex;
         w->ex.err = &w->ex.werr;
         memset(&w->ex.werr, 0, sizeof w->ex.werr);
         w->ex.grp = NULL, w->ex.gtab = NULL, w->ex.ngrp = w->ex.cgrp = w->ex.gtab_cap = 0;
         w->ex.series_group = vg_malloc(((size_t)ns + 1) * sizeof *w->ex.series_group);
-        if (!w->ex.series_group)
-            break;
-        memset(w->ex.series_group, 0xff, ((size_t)ns + 1) * sizeof *w->ex.series_group);
-        w->started = pthread_create(&w->th, NULL, worker_main, w) == 0;
+        if (w->ex.series_group) {
+            memset(w->ex.series_group, 0xff, ((size_t)ns + 1) * sizeof *w->ex.series_group);
+            w->started = pthread_create(&w->th, NULL, worker_main, w) == 0;
+        }
         if (!w->started)
-            break;
+            ex->residues |= w->ex.residues;
     }
+    ex->residues |= 1;
     int rc = scan_worker(ex);
     for (unsigned i = 0; i + 1 < nt; i++) {
         worker_t *w = &ws[i];

@@ -213,7 +213,9 @@ typedef struct exec {
      * (under cat_mu) and the chunk counter */
     struct exec *root;
     pthread_mutex_t cat_mu;
-    uint32_t next_chunk;
+    unsigned stride;    /* threads scanning; a thread takes the chunks of its residues */
+    uint64_t residues;  /* bit r: chunk indexes = r mod stride */
+    int stop;           /* set by a thread that failed (atomic) */
     vg_q_error_t werr;
     uint64_t checks;
 } exec_t;
