@@ -127,7 +127,8 @@ static int finish(exec_t *ex, vg_result_t *tmp, vg_result_t *out, size_t nvis, c
     vg_result_free(out);
     int rc = vg_result_init(out, nvis);
     for (size_t c = 0; c < nvis && !rc; c++)
-        rc = vg_result_col(out, c, tmp->cols[c].name, tmp->cols[c].type);
+        if (!(rc = vg_result_col(out, c, tmp->cols[c].name, tmp->cols[c].type)))
+            out->cols[c].histogram = tmp->cols[c].histogram;
     for (size_t i = 0; i < n && !rc; i++) {
         size_t row;
         rc = vg_result_add_row(out, &row);
@@ -250,8 +251,13 @@ int emit_aggregate(exec_t *ex, vg_result_t *out)
                            ex->bucket_labels[g] ? VG_TYPE_STRING : VG_TYPE_TAG);
     for (int i = 0; i < st->nitems && !rc; i++)
         if (!item_is_group(st, i))
+        {
             rc = vg_result_col(&tmp, c++, vg_q_item_name(st, (size_t)i),
                                emit_col_type(ex->items[i]->type));
+            const vg_q_expr_t *e = st->items[i].expr;
+            tmp.cols[c - 1].histogram = e && e->kind == VG_QE_CALL &&
+                                        e->u.call.fn->id == VG_QF_HISTOGRAM;
+        }
     size_t *order = vg_malloc((ex->ngrp + 1) * sizeof *order), no = 0;
     if (!order)
         rc = VG_ENOMEM;

@@ -149,6 +149,59 @@ static void sparklines(const vg_result_t *r, int ascii, FILE *out)
     vg_free(seen);
 }
 
+/* One histogram cell "[lo,hi):n; ...; [lo,hi]:n" as horizontal bars. */
+static void histogram_bars(const char *p, size_t n, int ascii, FILE *out)
+{
+    char *s = vg_strndup(p, n);
+    if (!s)
+        return;
+    uint64_t max = 1;
+    for (char *q = s; (q = strstr(q, ":")); q++) {
+        uint64_t v = strtoull(q + 1, NULL, 10);
+        max = v > max ? v : max;
+    }
+    char *save = NULL;
+    for (char *bin = strtok_r(s, ";", &save); bin; bin = strtok_r(NULL, ";", &save)) {
+        bin += strspn(bin, " ");
+        char *colon = strrchr(bin, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        uint64_t v = strtoull(colon + 1, NULL, 10);
+        int len = (int)((double)v / (double)max * 40 + 0.5);
+        fprintf(out, "  %26s %10llu ", bin, (unsigned long long)v);
+        for (int i = 0; i < len; i++)
+            fputs(ascii ? "#" : "\u2588", out);
+        fputc('\n', out);
+    }
+    vg_free(s);
+}
+
+/* Bars for every histogram cell, labelled with its row's other columns. */
+static void histograms(const vg_result_t *r, int ascii, FILE *out)
+{
+    char buf[64];
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (!r->cols[c].histogram)
+            continue;
+        for (size_t row = 0; row < r->nrows; row++) {
+            const vg_value_t *v = vg_result_cell(r, row, c);
+            if (!v)
+                continue;
+            fprintf(out, "\n%s", r->cols[c].name);
+            for (size_t k = 0; k < r->ncols; k++) {
+                if (k == c || (r->cols[k].type != VG_TYPE_TAG && r->cols[k].type != VG_TYPE_TIME))
+                    continue;
+                const char *big;
+                size_t n = vg__cell_text(r, row, k, 0, buf, sizeof buf, &big);
+                fprintf(out, " %s=%.*s", r->cols[k].name, (int)n, big ? big : buf);
+            }
+            fputc('\n', out);
+            histogram_bars(v->s.p, v->s.len, ascii, out);
+        }
+    }
+}
+
 int vg_result_write_table(const vg_result_t *r, FILE *out, int flags)
 {
     size_t *w = vg_calloc(r->ncols + 1, sizeof *w);
@@ -192,6 +245,7 @@ int vg_result_write_table(const vg_result_t *r, FILE *out, int flags)
         }
     fprintf(out, "(%zu row%s)\n", r->nrows, r->nrows == 1 ? "" : "s");
     sparklines(r, flags & VG_TABLE_ASCII, out);
+    histograms(r, flags & VG_TABLE_ASCII, out);
     vg_free(w);
     return ferror(out) ? VG_EIO : VG_OK;
 }

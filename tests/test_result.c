@@ -108,6 +108,30 @@ static void test_result_table_aligns_and_draws_sparklines_for_windows(void **sta
     vg_result_free(&r);
 }
 
+static void test_result_table_draws_histogram_cells_as_bars(void **state)
+{
+    (void)state;
+    vg_result_t r;
+    assert_int_equal(vg_result_init(&r, 2), 0);
+    vg_result_col(&r, 0, "route", VG_TYPE_TAG);
+    vg_result_col(&r, 1, "h", VG_TYPE_STRING);
+    r.cols[1].histogram = 1;
+    size_t row;
+    assert_int_equal(vg_result_add_row(&r, &row), 0);
+    vg_value_t v = {.s = {"qa", 2}};
+    vg_result_set(&r, row, 0, &v);
+    const char *h = "[0,5):10; [5,10]:20";
+    v.s.p = h;
+    v.s.len = (uint32_t)strlen(h);
+    vg_result_set(&r, row, 1, &v);
+    char *s = render(&r, table_ascii);
+    assert_non_null(strstr(s, "\nh route=qa\n"));
+    assert_non_null(strstr(s, "[0,5)         10 ####################\n"));
+    assert_non_null(strstr(s, "[5,10]         20 ########################################\n"));
+    free(s);
+    vg_result_free(&r);
+}
+
 static void test_format_time_trims_the_fraction(void **state)
 {
     (void)state;
@@ -128,6 +152,7 @@ int main(void)
         cmocka_unit_test(test_result_csv_follows_rfc4180_with_rfc3339_times),
         cmocka_unit_test(test_result_json_has_columns_rows_and_nulls),
         cmocka_unit_test(test_result_table_aligns_and_draws_sparklines_for_windows),
+        cmocka_unit_test(test_result_table_draws_histogram_cells_as_bars),
         cmocka_unit_test(test_format_time_trims_the_fraction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

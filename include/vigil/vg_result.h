@@ -28,6 +28,7 @@ extern "C" {
 typedef struct vg_result_col {
     char *name;
     vg_type_t type;
+    int histogram; /* STRING cells "[lo,hi):n; ...": the table also draws them as bars */
 } vg_result_col_t;
 
 /* Ownership: a result owns its names, cells and string bytes; vg_result_free. */
