@@ -127,8 +127,10 @@ static int finish(exec_t *ex, vg_result_t *tmp, vg_result_t *out, size_t nvis, c
     vg_result_free(out);
     int rc = vg_result_init(out, nvis);
     for (size_t c = 0; c < nvis && !rc; c++)
-        if (!(rc = vg_result_col(out, c, tmp->cols[c].name, tmp->cols[c].type)))
+        if (!(rc = vg_result_col(out, c, tmp->cols[c].name, tmp->cols[c].type))) {
             out->cols[c].histogram = tmp->cols[c].histogram;
+            out->cols[c].picture = tmp->cols[c].picture;
+        }
     for (size_t i = 0; i < n && !rc; i++) {
         size_t row;
         rc = vg_result_add_row(out, &row);
@@ -234,13 +236,48 @@ int emit_order_and_limit(exec_t *ex, vg_result_t *tmp, vg_result_t *out, size_t 
     return rc;
 }
 
+/*
+ * Which items get a picture of their two distributions: top-level drift
+ * functions over numbers, one per distinct argument (ks(x) and psi(x) compare
+ * the same values: one picture). pic[i] is set for those.
+ */
+static void picture_items(exec_t *ex, const vg_q_stmt_t *st, uint8_t *pic)
+{
+    char seen[8][256];
+    int nseen = 0;
+    for (int i = 0; i < st->nitems; i++) {
+        pic[i] = 0;
+        if (item_is_group(st, i) || !exec_has_picture(ex, ex->items[i]))
+            continue;
+        const vg_q_expr_t *e = st->items[i].expr;
+        char arg[256] = "";
+        if (e && e->kind == VG_QE_CALL && e->u.call.nargs > 0)
+            vg_q_expr_format(e->u.call.args[0], 0, arg, sizeof arg);
+        int dup = 0;
+        for (int k = 0; k < nseen && !dup; k++)
+            dup = strcmp(seen[k], arg) == 0;
+        if (dup || nseen == 8)
+            continue;
+        snprintf(seen[nseen++], sizeof seen[0], "%s", arg);
+        pic[i] = 1;
+    }
+}
+
 int emit_aggregate(exec_t *ex, vg_result_t *out)
 {
     const vg_q_stmt_t *st = ex->st;
     int every = st->every.ns > 0, ng = st->ngroups, nshown = 0;
-    for (int i = 0; i < st->nitems; i++)
+    int npic = 0;
+    uint8_t *pic = vg_malloc((size_t)st->nitems + 1);
+    if (!pic)
+        return vg_q_error_set(ex->err, VG_ENOMEM, 0, 0, "out of memory building the result");
+    picture_items(ex, st, pic);
+    for (int i = 0; i < st->nitems; i++) {
         nshown += !item_is_group(st, i);
-    size_t ncols = (size_t)every + (size_t)ng + (size_t)nshown;
+        npic += pic[i];
+    }
+    /* pictures go last, so the visible columns keep their indexes */
+    size_t ncols = (size_t)every + (size_t)ng + (size_t)nshown + (size_t)npic;
     vg_result_t tmp;
     int rc = vg_result_init(&tmp, ncols);
     size_t c = 0;
@@ -249,14 +286,19 @@ int emit_aggregate(exec_t *ex, vg_result_t *out)
     for (int g = 0; g < ng && !rc; g++)
         rc = vg_result_col(&tmp, c++, st->group_names[g],
                            ex->bucket_labels[g] ? VG_TYPE_STRING : VG_TYPE_TAG);
+    for (int i = 0; i < st->nitems && !rc; i++) {
+        if (item_is_group(st, i))
+            continue;
+        rc = vg_result_col(&tmp, c++, vg_q_item_name(st, (size_t)i),
+                           emit_col_type(ex->items[i]->type));
+        const vg_q_expr_t *e = st->items[i].expr;
+        tmp.cols[c - 1].histogram =
+            e && e->kind == VG_QE_CALL && e->u.call.fn->id == VG_QF_HISTOGRAM;
+    }
     for (int i = 0; i < st->nitems && !rc; i++)
-        if (!item_is_group(st, i))
-        {
-            rc = vg_result_col(&tmp, c++, vg_q_item_name(st, (size_t)i),
-                               emit_col_type(ex->items[i]->type));
-            const vg_q_expr_t *e = st->items[i].expr;
-            tmp.cols[c - 1].histogram = e && e->kind == VG_QE_CALL &&
-                                        e->u.call.fn->id == VG_QF_HISTOGRAM;
+        if (pic[i]) {
+            rc = vg_result_col(&tmp, c++, vg_q_item_name(st, (size_t)i), VG_TYPE_STRING);
+            tmp.cols[c - 1].picture = 1;
         }
     size_t *order = vg_malloc((ex->ngrp + 1) * sizeof *order), no = 0;
     if (!order)
@@ -287,11 +329,17 @@ int emit_aggregate(exec_t *ex, vg_result_t *out)
                 if (!item_is_group(st, i) && !(rc = eval(&ec, ex->items[i], &v)))
                     rc = emit_set_cell(&tmp, row, c++, &v);
             }
+            for (int i = 0; i < st->nitems && !rc; i++) {
+                qv_t v;
+                if (pic[i] && !(rc = exec_drift_picture(ex, g, ex->wins[w], ex->items[i], &v)))
+                    rc = emit_set_cell(&tmp, row, c++, &v);
+            }
             if (!rc && (rc = exec_tick(ex)))
                 break;
         }
     }
     vg_free(order);
+    vg_free(pic);
     if (rc && rc != VG_ELIMIT && ex->err && ex->err->code != rc)
         vg_q_error_set(ex->err, rc, 0, 0, "finishing the aggregates: %s", vg_strerror(rc));
     if (!rc)

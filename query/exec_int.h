@@ -295,6 +295,10 @@ size_t exec_base_spans(const cx_t *x, span_t cur, span_t *out, size_t cap);
 /* A group's aggregate of spec over [a, b) in population pop, merged into tmp. */
 int exec_merge_span(exec_t *ex, group_t *g, int pop, int spec, span_t s, acc_t *tmp);
 
+/* picture.c: the two distributions behind a drift item, for the table. */
+int exec_has_picture(const exec_t *ex, const cx_t *x);
+int exec_drift_picture(exec_t *ex, group_t *g, span_t cur, const cx_t *x, qv_t *o);
+
 /* emit.c */
 /* The result column type of a value of static type t (null literals: string). */
 vg_type_t emit_col_type(vg_type_t t);

@@ -83,16 +83,20 @@ static void csv_field(FILE *out, const char *p, size_t n)
 
 int vg_result_write_csv(const vg_result_t *r, FILE *out)
 {
-    for (size_t c = 0; c < r->ncols; c++) {
-        if (c)
+    for (size_t c = 0, k = 0; c < r->ncols; c++) {
+        if (r->cols[c].picture)
+            continue;
+        if (k++)
             fputs(",", out);
         csv_field(out, r->cols[c].name, strlen(r->cols[c].name));
     }
     fputs("\r\n", out);
     char buf[64];
     for (size_t row = 0; row < r->nrows; row++) {
-        for (size_t c = 0; c < r->ncols; c++) {
-            if (c)
+        for (size_t c = 0, k = 0; c < r->ncols; c++) {
+            if (r->cols[c].picture)
+                continue;
+            if (k++)
                 fputc(',', out);
             const char *big;
             size_t n = vg__cell_text(r, row, c, 1, buf, sizeof buf, &big);
@@ -126,7 +130,8 @@ int vg_result_write_json(const vg_result_t *r, FILE *out)
 {
     json_t *cols = json_array();
     for (size_t c = 0; c < r->ncols; c++)
-        json_array_append_new(cols, json_pack("{s:s, s:s}", "name", r->cols[c].name, "type",
+        if (!r->cols[c].picture)
+            json_array_append_new(cols, json_pack("{s:s, s:s}", "name", r->cols[c].name, "type",
                                               vg_result_type_name(r->cols[c].type)));
     /* the rows are written one at a time, so a large result is never held twice */
     fputs("{\"columns\":", out);
@@ -136,7 +141,8 @@ int vg_result_write_json(const vg_result_t *r, FILE *out)
     for (size_t row = 0; row < r->nrows && rc == 0; row++) {
         json_t *a = json_array();
         for (size_t c = 0; c < r->ncols; c++)
-            json_array_append_new(a, json_cell(r, row, c));
+            if (!r->cols[c].picture)
+                json_array_append_new(a, json_cell(r, row, c));
         if (row)
             fputc(',', out);
         rc = json_dumpf(a, out, JSON_COMPACT);

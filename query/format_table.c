@@ -202,50 +202,114 @@ static void histograms(const vg_result_t *r, int ascii, FILE *out)
     }
 }
 
+/* The label of a row for pictures below the table: its time and groups. */
+static void row_label(const vg_result_t *r, size_t row, FILE *out)
+{
+    char buf[64];
+    for (size_t k = 0; k < r->ncols; k++) {
+        if (r->cols[k].type != VG_TYPE_TAG && r->cols[k].type != VG_TYPE_TIME)
+            continue;
+        const char *big;
+        size_t n = vg__cell_text(r, row, k, 0, buf, sizeof buf, &big);
+        fprintf(out, " %s=%.*s", r->cols[k].name, (int)n, big ? big : buf);
+    }
+}
+
+/* The two distributions behind each drift cell, side by side. */
+static void pictures(const vg_result_t *r, int ascii, FILE *out)
+{
+    const char *bar = ascii ? "#" : "\u2588";
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (!r->cols[c].picture)
+            continue;
+        for (size_t row = 0; row < r->nrows; row++) {
+            const vg_value_t *v = vg_result_cell(r, row, c);
+            if (!v)
+                continue;
+            fprintf(out, "\n%s", r->cols[c].name);
+            row_label(r, row, out);
+            fprintf(out, "\n  %25s  %-22s  %s\n", "bin", "current", "reference");
+            char *s = vg_strndup(v->s.p, v->s.len), *save = NULL;
+            for (char *b = s ? strtok_r(s, ";", &save) : NULL; b; b = strtok_r(NULL, ";", &save)) {
+                double lo, hi, cur, ref;
+                if (sscanf(b, "%lf,%lf,%lf,%lf", &lo, &hi, &cur, &ref) != 4)
+                    continue;
+                char range[64];
+                snprintf(range, sizeof range, "[%.4g, %.4g)", lo, hi);
+                int nc = (int)(cur * 20 + 0.5), nr = (int)(ref * 20 + 0.5);
+                fprintf(out, "  %25s  %5.1f%% ", range, cur * 100);
+                for (int i = 0; i < 20; i++)
+                    fputs(i < nc ? bar : " ", out);
+                fprintf(out, "  %5.1f%% ", ref * 100);
+                for (int i = 0; i < nr; i++)
+                    fputs(bar, out);
+                fputc('\n', out);
+            }
+            vg_free(s);
+        }
+    }
+}
+
+/* The grid itself: every column but the pictures, aligned. */
+static void grid(const vg_result_t *r, const size_t *vis, size_t nvis, size_t *w, FILE *out)
+{
+    char buf[64];
+    for (size_t k = 0; k < nvis; k++)
+        w[k] = width(r->cols[vis[k]].name, strlen(r->cols[vis[k]].name));
+    for (size_t row = 0; row < r->nrows; row++)
+        for (size_t k = 0; k < nvis; k++) {
+            const char *big;
+            size_t n = vg__cell_text(r, row, vis[k], 0, buf, sizeof buf, &big);
+            size_t cw = width(big ? big : buf, n);
+            w[k] = cw > w[k] ? cw : w[k];
+        }
+    for (size_t k = 0; k < nvis; k++) {
+        const vg_result_col_t *col = &r->cols[vis[k]];
+        size_t n = width(col->name, strlen(col->name));
+        if (numeric(col->type))
+            pad(out, w[k] - n);
+        fputs(col->name, out);
+        if (!numeric(col->type) && k + 1 < nvis)
+            pad(out, w[k] - n);
+        fputs(k + 1 < nvis ? "  " : "\n", out);
+    }
+    for (size_t k = 0; k < nvis; k++) {
+        for (size_t i = 0; i < w[k]; i++)
+            fputc('-', out);
+        fputs(k + 1 < nvis ? "  " : "\n", out);
+    }
+    for (size_t row = 0; row < r->nrows; row++)
+        for (size_t k = 0; k < nvis; k++) {
+            const char *big;
+            size_t n = vg__cell_text(r, row, vis[k], 0, buf, sizeof buf, &big);
+            size_t cw = width(big ? big : buf, n);
+            if (numeric(r->cols[vis[k]].type))
+                pad(out, w[k] - cw);
+            put_text(out, big ? big : buf, n);
+            if (!numeric(r->cols[vis[k]].type) && k + 1 < nvis)
+                pad(out, w[k] - cw);
+            fputs(k + 1 < nvis ? "  " : "\n", out);
+        }
+}
+
 int vg_result_write_table(const vg_result_t *r, FILE *out, int flags)
 {
-    size_t *w = vg_calloc(r->ncols + 1, sizeof *w);
-    if (!w)
+    size_t *w = vg_calloc(r->ncols + 1, sizeof *w), *vis = vg_calloc(r->ncols + 1, sizeof *vis);
+    if (!w || !vis) {
+        vg_free(w);
+        vg_free(vis);
         return VG_ENOMEM;
-    char buf[64];
+    }
+    size_t nvis = 0;
     for (size_t c = 0; c < r->ncols; c++)
-        w[c] = width(r->cols[c].name, strlen(r->cols[c].name));
-    for (size_t row = 0; row < r->nrows; row++)
-        for (size_t c = 0; c < r->ncols; c++) {
-            const char *big;
-            size_t n = vg__cell_text(r, row, c, 0, buf, sizeof buf, &big);
-            size_t cw = width(big ? big : buf, n);
-            w[c] = cw > w[c] ? cw : w[c];
-        }
-    for (size_t c = 0; c < r->ncols; c++) {
-        size_t n = width(r->cols[c].name, strlen(r->cols[c].name));
-        if (numeric(r->cols[c].type))
-            pad(out, w[c] - n);
-        fputs(r->cols[c].name, out);
-        if (!numeric(r->cols[c].type) && c + 1 < r->ncols)
-            pad(out, w[c] - n);
-        fputs(c + 1 < r->ncols ? "  " : "\n", out);
-    }
-    for (size_t c = 0; c < r->ncols; c++) {
-        for (size_t i = 0; i < w[c]; i++)
-            fputc('-', out);
-        fputs(c + 1 < r->ncols ? "  " : "\n", out);
-    }
-    for (size_t row = 0; row < r->nrows; row++)
-        for (size_t c = 0; c < r->ncols; c++) {
-            const char *big;
-            size_t n = vg__cell_text(r, row, c, 0, buf, sizeof buf, &big);
-            size_t cw = width(big ? big : buf, n);
-            if (numeric(r->cols[c].type))
-                pad(out, w[c] - cw);
-            put_text(out, big ? big : buf, n);
-            if (!numeric(r->cols[c].type) && c + 1 < r->ncols)
-                pad(out, w[c] - cw);
-            fputs(c + 1 < r->ncols ? "  " : "\n", out);
-        }
+        if (!r->cols[c].picture)
+            vis[nvis++] = c;
+    grid(r, vis, nvis, w, out);
     fprintf(out, "(%zu row%s)\n", r->nrows, r->nrows == 1 ? "" : "s");
     sparklines(r, flags & VG_TABLE_ASCII, out);
     histograms(r, flags & VG_TABLE_ASCII, out);
+    pictures(r, flags & VG_TABLE_ASCII, out);
     vg_free(w);
+    vg_free(vis);
     return ferror(out) ? VG_EIO : VG_OK;
 }

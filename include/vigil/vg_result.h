@@ -29,6 +29,9 @@ typedef struct vg_result_col {
     char *name;
     vg_type_t type;
     int histogram; /* STRING cells "[lo,hi):n; ...": the table also draws them as bars */
+    int picture;   /* a hidden STRING column: the two distributions behind the drift
+                      column before it, "lo,hi,cur,ref;..." (shares); only the table
+                      shows it, as two histograms side by side */
 } vg_result_col_t;
 
 /* Ownership: a result owns its names, cells and string bytes; vg_result_free. */

@@ -39,6 +39,12 @@ assert len(d['rows'])>=3 and all(r[2]>0 for r in d['rows'])
 "$VIGIL" query "$T/db" --format csv "SELECT rate(refusal) AS rate, baseline(rate(refusal), 2h) AS base, count() AS n, ztest_p(refusal) AS p FROM llm_request SINCE 30m BY route AGAINST PREVIOUS 2h" | tr -d '\r' > "$T/rule.csv"
 awk -F, 'NR>1 && $2 > 2*$3 && $5 < 0.001 {hit++} END {exit !(hit >= 1)}' "$T/rule.csv" && ok
 
+# a drift comparison: one number in CSV, the two distributions side by side in a table
+"$VIGIL" query "$T/db" --format csv "SELECT ks(output_tokens) AS ks, psi(output_tokens) AS psi FROM llm_request SINCE 1h WHERE route = 'refund_qa' AGAINST PREVIOUS 2h" | tr -d '\r' > "$T/ks.csv"
+head -n 1 "$T/ks.csv" | grep -qx 'ks,psi' && ok
+"$VIGIL" query "$T/db" "SELECT ks(output_tokens) AS ks, psi(output_tokens) AS psi FROM llm_request SINCE 1h WHERE route = 'refund_qa' AGAINST PREVIOUS 2h" > "$T/ks.txt"
+[ "$(grep -c 'current .*reference' "$T/ks.txt")" = 1 ] && ok
+
 # errors: position and suggestion on stderr, exit 1; JSON form with --format json
 if "$VIGIL" query "$T/db" "SELECT p99(latncy_s) FROM llm_request" 2> "$T/err"; then exit 1; fi
 grep -q "error at line 1, column 12: unknown field 'latncy_s' in table llm_request (did you mean 'latency_s'?)" "$T/err" && ok
@@ -59,4 +65,4 @@ grep -q 'duration_s' "$T/shell.out" && ok
 echo 'SELECT count() AS n FROM tool_call SINCE 4h;' | "$VIGIL" "$T/db" | grep -q '^ *n$\|^n' && ok
 
 echo "$pass passed, 0 failed"
-[ "$pass" = 13 ]
+[ "$pass" = 15 ]
