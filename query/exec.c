@@ -452,6 +452,32 @@ static int apply_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, ac
 }
 
 /* Answer a chunk from its statistics when it is allowed; 1 when done. */
+/*
+ * Can a block be skipped without decoding it? When the WHERE speaks of tags
+ * only (and there is no second population), a block none of whose series
+ * passes it holds no row of the query.
+ */
+static int chunk_excluded(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, int *skip)
+{
+    *skip = 0;
+    if (!ci->has_stats || !ex->where || ex->npop != 1 || !ex->where_tags_only)
+        return VG_OK;
+    const uint32_t *series;
+    uint32_t ns;
+    if (vg_scan_chunk_series(ex->scan, chunk, &series, &ns) || ns == 0)
+        return VG_OK;
+    evctx_t c = {.ex = ex};
+    for (uint32_t i = 0; i < ns; i++) {
+        int pass = 1;
+        c.series = series[i];
+        int rc = eval_pred(&c, ex->where, &pass);
+        if (rc || pass)
+            return rc;
+    }
+    *skip = 1;
+    return VG_OK;
+}
+
 static int try_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, keybuf_t *kb, int *done)
 {
     *done = 0;
@@ -554,8 +580,10 @@ static int scan_chunk(exec_t *ex, vg_scan_reader_t *rd, vg_scan_col_t *cols, key
     int need = 0;
     for (long s = s0; s >= 0 && s <= s1 && !need; s++)
         need = ex->seg_needed[s];
-    int done = 0;
-    if (!need || (rc = try_stats(ex, ch, &ci, kb, &done)) || done)
+    int done = 0, skip = 0;
+    if (!need || (rc = chunk_excluded(ex, ch, &ci, &skip)) || skip)
+        return rc;
+    if ((rc = try_stats(ex, ch, &ci, kb, &done)) || done)
         return rc;
     const int64_t *ts;
     const uint32_t *ser;
@@ -761,6 +789,7 @@ static int run_aggregate(exec_t *ex, vg_result_t *out)
         (rc = bind_compile(ex)))
         return rc;
     ex->stats_ok = plan_stats(ex);
+    ex->where_tags_only = ex->where && only_tags(ex->where);
     uint32_t ns = vg_scan_nseries(ex->scan);
     if (!(ex->series_group = vg_malloc(((size_t)ns + 1) * sizeof *ex->series_group)))
         return VG_ENOMEM;

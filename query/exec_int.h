@@ -206,6 +206,7 @@ typedef struct exec {
     size_t npool, cpool;
 
     int stats_ok; /* chunks may be answered from block statistics */
+    int where_tags_only; /* the WHERE reads tags only: blocks can be skipped by their series */
     uint64_t values_held; /* the root's, shared by the workers (atomic) */
 
     /* parallel scan: workers are shallow copies of the root with their own
