@@ -17,3 +17,9 @@ pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
 
 # The shell's line editing (history, completion).
 pkg_check_modules(LIBEDIT REQUIRED IMPORTED_TARGET libedit)
+
+# vigild: the HTTP API, gzip bodies, the config file, token hashing.
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
