@@ -23,3 +23,6 @@ pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(CRYPTO REQUIRED IMPORTED_TARGET libcrypto)
+
+# The remote CLI (vigil ... --connect URL) talks to vigild with libcurl.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)

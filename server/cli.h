@@ -34,4 +34,25 @@ void cli_log(void *ctx, const char *level, const char *msg);
 void cli_bytes(uint64_t n, char *out, size_t cap);
 int cli_has_help(int argc, char **argv);
 
+/*
+ * The remote path (--connect): remove "--connect URL" (or "--connect=URL")
+ * from anywhere in argv, shifting the rest down and lowering *argc; *url is
+ * the URL or NULL when absent. Returns -1 (after printing why) when the
+ * option has no value. Ownership: *url points into argv.
+ */
+int cli_connect(int *argc, char **argv, const char **url);
+/* VIGIL_URL when set and not empty, else NULL. */
+const char *cli_env_url(void);
+
+/* A reply of /api/v1/query's JSON format as a result, for the table printer
+ * (cli_query.c). windows: the statement had EVERY. Ownership: res is the
+ * caller's, vg_result_free. */
+struct vg_result;
+int cli_result_from_json(const char *body, size_t len, const char *query, struct vg_result *res,
+                         vg_error_t *err);
+/* Print a query error reply (400 {"error","line","column"}) as the embedded
+ * path does: "error at line L, column C: msg" to stderr, or with json the
+ * server's body to stdout. */
+void cli_print_remote_error(const char *body, size_t len, int json);
+
 #endif

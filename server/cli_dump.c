@@ -3,6 +3,8 @@
  * Every stored row in time order, exactly as stored: floats in their
  * shortest round-trip form, strings with their escapes, so that dump then
  * ingest into a new folder gives the same data.
+ * With --connect URL the rows come from vigild's /api/v1/export, which
+ * prints them with the same code, and are written out as they are.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,13 +12,37 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remote.h"
 
 static const char help[] =
-    "usage: vigil dump DIR TABLE [--since T] [--until T] [--format lp|csv]\n"
+    "usage: vigil dump DIR|--connect URL TABLE [--since T] [--until T] [--format lp|csv]\n"
     "Print every stored row of TABLE with since <= time < until, in time order.\n"
     "T is RFC 3339 (2026-11-27T03:14:00Z), integer nanoseconds, or now() - 2h.\n"
     "CSV has the header time,<tags>,<fields> (each alphabetical), time in integer\n"
-    "nanoseconds, an empty cell for null.\n";
+    "nanoseconds, an empty cell for null. $VIGIL_URL stands for --connect when no DIR\n"
+    "is given; $VIGIL_TOKEN is sent as the server's token.\n";
+
+static int dump_remote(const char *url, const char *table, const char *since, const char *until,
+                       const char *format)
+{
+    vg_remote_resp_t resp;
+    vg_error_t err = {0};
+    if (vg_remote_export(url, table, since, until, format, &resp, &err) != VG_OK) {
+        fprintf(stderr, "vigil dump: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    if (resp.status != 200) {
+        char msg[1024];
+        vg_remote_describe(&resp, msg, sizeof msg);
+        fprintf(stderr, "vigil dump: %s\n", msg);
+        rc = 1;
+    } else if (fwrite(resp.body, 1, resp.len, stdout) != resp.len) {
+        rc = 1;
+    }
+    vg_remote_resp_free(&resp);
+    return rc;
+}
 
 static void put_escaped(const char *s, char kind, FILE *out)
 {
@@ -116,7 +142,9 @@ int cli_dump(int argc, char **argv)
         fputs(help, stdout);
         return 0;
     }
-    const char *dir = NULL, *table = NULL, *since = NULL, *until = NULL, *format = "lp";
+    const char *dir = NULL, *table = NULL, *since = NULL, *until = NULL, *format = "lp", *url;
+    if (cli_connect(&argc, argv, &url))
+        return 2;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
             since = argv[++i];
@@ -133,7 +161,18 @@ int cli_dump(int argc, char **argv)
             return 2;
         }
     }
+    if (!url && dir && !table)
+        url = cli_env_url();
+    if (url && dir && !table) {
+        table = dir; /* with a server, the one positional argument is the table */
+        dir = NULL;
+    } else if (url) {
+        fputs(help, stderr);
+        return 2;
+    }
     int csv = strcmp(format, "csv") == 0;
+    if (url && table && (csv || strcmp(format, "lp") == 0))
+        return dump_remote(url, table, since, until, format);
     if (!dir || !table || (!csv && strcmp(format, "lp") != 0)) {
         fputs(help, stderr);
         return 2;

@@ -5,23 +5,30 @@
  * stdout as {"error":...,"line":...,"column":...} so that a program reading
  * the JSON always gets JSON.
  */
+#include <ctype.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "remote.h"
 #include "vigil/vg_query.h"
 #include "vigil/vg_result.h"
 
 static const char help[] =
-    "usage: vigil query DIR [--format table|csv|json] [--at T] [--ascii] \"QUERY\"\n"
-    "Run one query over the data folder DIR and print its result.\n"
+    "usage: vigil query DIR|--connect URL [--format table|csv|json] [--at T] [--ascii] "
+    "\"QUERY\"\n"
+    "Run one query over the data folder DIR (or on the vigild at URL, e.g.\n"
+    "http://127.0.0.1:7070; $VIGIL_URL when no DIR is given, $VIGIL_TOKEN as its token)\n"
+    "and print its result.\n"
     "  --format  table (default), csv (RFC 4180) or json\n"
     "  --at T    evaluate as of T: now() is T (RFC 3339, integer ns, now() - 2h)\n"
     "  --ascii   plain ASCII table (the default when stdout is not a terminal)\n"
     "example: vigil query data \"SELECT p99(latency_s) FROM llm_request SINCE 6h EVERY 5m BY model\"\n";
 
-static void json_string(const char *s, FILE *out)
+static void put_json_string(const char *s, FILE *out)
 {
     fputc('"', out);
     for (; *s; s++) {
@@ -40,7 +47,7 @@ static void print_error(const vg_q_error_t *qe, int json)
 {
     if (json) {
         fputs("{\"error\":", stdout);
-        json_string(qe->msg, stdout);
+        put_json_string(qe->msg, stdout);
         if (qe->line > 0)
             printf(",\"line\":%d,\"column\":%d", qe->line, qe->column);
         else
@@ -53,14 +60,183 @@ static void print_error(const vg_q_error_t *qe, int json)
     fprintf(stderr, "%s\n", buf);
 }
 
+/* ---- the remote path: the server's JSON back into a result ---- */
+
+static int type_from_name(const char *n, vg_type_t *t)
+{
+    static const vg_type_t all[] = {VG_TYPE_TIME,  VG_TYPE_TAG,  VG_TYPE_FLOAT, VG_TYPE_INT,
+                                    VG_TYPE_UINT,  VG_TYPE_BOOL, VG_TYPE_STRING};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (n && strcmp(n, vg_result_type_name(all[i])) == 0) {
+            *t = all[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* Does the statement have an EVERY clause (the word outside quotes)? The
+ * JSON does not say whether rows are windows, and the table draws
+ * sparklines only for windows. */
+static int has_every(const char *q)
+{
+    char quote = 0;
+    for (const char *p = q; *p; p++) {
+        if (quote) {
+            quote = *p == quote ? 0 : quote;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+        } else if (strncasecmp(p, "every", 5) == 0 && (p == q || !isalnum((unsigned char)p[-1])) &&
+                   !isalnum((unsigned char)p[5]) && p[5] != '_' && (p == q || p[-1] != '_')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int set_cell(vg_result_t *res, size_t row, size_t c, json_t *cell)
+{
+    vg_value_t v;
+    memset(&v, 0, sizeof v);
+    if (json_is_null(cell))
+        return VG_OK; /* cells start null */
+    switch (res->cols[c].type) {
+    case VG_TYPE_TIME:
+    case VG_TYPE_INT:
+        if (!json_is_integer(cell))
+            return VG_EPARSE;
+        v.i = (int64_t)json_integer_value(cell);
+        break;
+    case VG_TYPE_UINT:
+        if (json_is_integer(cell))
+            v.u = (uint64_t)json_integer_value(cell);
+        else if (json_is_real(cell)) /* past 2^63 the server writes a real */
+            v.u = (uint64_t)json_real_value(cell);
+        else
+            return VG_EPARSE;
+        break;
+    case VG_TYPE_FLOAT:
+        if (!json_is_number(cell))
+            return VG_EPARSE;
+        v.f = json_number_value(cell);
+        break;
+    case VG_TYPE_BOOL:
+        if (!json_is_boolean(cell))
+            return VG_EPARSE;
+        v.b = json_is_true(cell);
+        break;
+    default:
+        if (!json_is_string(cell))
+            return VG_EPARSE;
+        v.s.p = json_string_value(cell);
+        v.s.len = (uint32_t)json_string_length(cell);
+        break;
+    }
+    return vg_result_set(res, row, c, &v);
+}
+
+int cli_result_from_json(const char *body, size_t len, const char *query, vg_result_t *res,
+                         vg_error_t *err)
+{
+    memset(res, 0, sizeof *res);
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    json_t *cols = json_object_get(j, "columns"), *rows = json_object_get(j, "rows");
+    int rc = json_is_array(cols) && json_is_array(rows) ? VG_OK : VG_EPARSE;
+    if (rc == VG_OK)
+        rc = vg_result_init(res, json_array_size(cols));
+    for (size_t c = 0; rc == VG_OK && c < json_array_size(cols); c++) {
+        json_t *col = json_array_get(cols, c);
+        const char *name = json_string_value(json_object_get(col, "name"));
+        vg_type_t t = VG_TYPE_STRING;
+        if (!name || type_from_name(json_string_value(json_object_get(col, "type")), &t))
+            rc = VG_EPARSE;
+        else
+            rc = vg_result_col(res, c, name, t);
+        /* the table draws histogram() cells as bars: the column's name says which */
+        if (rc == VG_OK && t == VG_TYPE_STRING && strncasecmp(name, "histogram(", 10) == 0)
+            res->cols[c].histogram = 1;
+    }
+    for (size_t r = 0; rc == VG_OK && r < json_array_size(rows); r++) {
+        json_t *row = json_array_get(rows, r);
+        size_t ri = 0;
+        if (!json_is_array(row) || json_array_size(row) != res->ncols)
+            rc = VG_EPARSE;
+        else
+            rc = vg_result_add_row(res, &ri);
+        for (size_t c = 0; rc == VG_OK && c < res->ncols; c++)
+            rc = set_cell(res, ri, c, json_array_get(row, c));
+    }
+    if (rc == VG_OK)
+        res->windows = has_every(query);
+    json_decref(j);
+    if (rc == VG_EPARSE)
+        return vg_error_set(err, rc, "the server's query reply is not the JSON result Vigil writes");
+    if (rc)
+        return vg_error_set(err, rc, "out of memory reading the server's query reply");
+    return VG_OK;
+}
+
+void cli_print_remote_error(const char *body, size_t len, int json)
+{
+    if (json) {
+        fwrite(body, 1, len, stdout);
+        if (len && body[len - 1] != '\n')
+            fputc('\n', stdout);
+        return;
+    }
+    json_t *j = json_loadb(body, len, 0, NULL);
+    vg_q_error_t qe = {0};
+    const char *msg = json_string_value(json_object_get(j, "error"));
+    snprintf(qe.msg, sizeof qe.msg, "%s", msg ? msg : "the server sent no error message");
+    qe.line = (int)json_integer_value(json_object_get(j, "line"));
+    qe.column = (int)json_integer_value(json_object_get(j, "column"));
+    json_decref(j);
+    print_error(&qe, 0);
+}
+
+static int query_remote(const char *url, const char *text, const char *format, const char *at,
+                        int ascii)
+{
+    int json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
+    vg_remote_resp_t resp;
+    vg_error_t err = {0};
+    if (vg_remote_query(url, text, csv ? "csv" : "json", at, &resp, &err) != VG_OK) {
+        fprintf(stderr, "vigil: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 1;
+    char msg[1024];
+    if (resp.status == 400 && resp.len && resp.body[0] == '{') {
+        cli_print_remote_error(resp.body, resp.len, json);
+    } else if (resp.status != 200) {
+        vg_remote_describe(&resp, msg, sizeof msg);
+        fprintf(stderr, "vigil: %s\n", msg);
+    } else if (json || csv) {
+        rc = fwrite(resp.body, 1, resp.len, stdout) == resp.len ? 0 : 1;
+    } else {
+        vg_result_t res;
+        if (cli_result_from_json(resp.body, resp.len, text, &res, &err) != VG_OK) {
+            fprintf(stderr, "vigil: %s: %s\n", resp.url, err.msg);
+        } else {
+            int flags = ascii || !isatty(STDOUT_FILENO) ? VG_TABLE_ASCII : 0;
+            rc = vg_result_write_table(&res, stdout, flags) ? 1 : 0;
+        }
+        vg_result_free(&res);
+    }
+    vg_remote_resp_free(&resp);
+    return rc;
+}
+
 int cli_query(int argc, char **argv)
 {
     if (cli_has_help(argc, argv)) {
         fputs(help, stdout);
         return 0;
     }
-    const char *dir = NULL, *text = NULL, *format = "table", *at = NULL;
+    const char *dir = NULL, *text = NULL, *format = "table", *at = NULL, *url;
     int ascii = 0;
+    if (cli_connect(&argc, argv, &url))
+        return 2;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
             format = argv[++i];
@@ -77,8 +253,17 @@ int cli_query(int argc, char **argv)
             return 2;
         }
     }
+    if (!url && dir && !text && cli_env_url())
+        url = cli_env_url();
+    if (url && dir && !text) {
+        text = dir; /* with a server, the one positional argument is the query */
+        dir = NULL;
+    } else if (url && dir) {
+        fputs(help, stderr);
+        return 2;
+    }
     int json = strcmp(format, "json") == 0, csv = strcmp(format, "csv") == 0;
-    if (!dir || !text || (!json && !csv && strcmp(format, "table") != 0)) {
+    if ((!dir && !url) || !text || (!json && !csv && strcmp(format, "table") != 0)) {
         fputs(help, stderr);
         return 2;
     }
@@ -90,6 +275,12 @@ int cli_query(int argc, char **argv)
             fprintf(stderr, "vigil query: --at: %s\n", err.msg);
             return 2;
         }
+    }
+    if (url) {
+        /* resolved here, as embedded: "now() - 2h" means the client's clock */
+        char ns[32];
+        snprintf(ns, sizeof ns, "%lld", (long long)opts.now_ns);
+        return query_remote(url, text, format, at ? ns : NULL, ascii);
     }
     vg_db_t *db;
     if (cli_open(dir, NULL, 0, 1, &db) != VG_OK)

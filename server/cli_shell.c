@@ -6,8 +6,14 @@
  * shell commands. History is kept in ~/.vigil_history (or $VIGIL_HISTORY).
  * When standard input is not a terminal, statements are read from it
  * without prompts, as a script.
+ *
+ * `vigil shell --connect URL` is the same shell on a vigild: statements go
+ * to /api/v1/query (JSON, rendered here with the same printers), and the
+ * table and column names come from /api/v1/schema. The few places that
+ * differ branch on sh->url; everything else is shared.
  */
 #include <editline/readline.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +22,15 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "remote.h"
 #include "vigil/vg_query.h"
 #include "vigil/vg_result.h"
 
 enum { FMT_TABLE, FMT_CSV, FMT_JSON };
 
 typedef struct shell {
-    vg_db_t *db;
+    vg_db_t *db;     /* embedded, or NULL with url */
+    const char *url; /* remote */
     const char *dir;
     int format;
     int timer;
@@ -63,6 +71,57 @@ static void add_word(shell_t *sh, const char *w, size_t *cap)
     sh->words[sh->nwords++] = w;
 }
 
+/* The server's /api/v1/schema as JSON, or NULL after printing why. */
+static json_t *remote_schema(shell_t *sh)
+{
+    vg_remote_resp_t resp;
+    vg_error_t err = {0};
+    if (vg_remote_schema(sh->url, &resp, &err) != VG_OK) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return NULL;
+    }
+    json_t *j = NULL;
+    if (resp.status != 200) {
+        char msg[1024];
+        vg_remote_describe(&resp, msg, sizeof msg);
+        fprintf(stderr, "error: %s\n", msg);
+    } else if (!(j = json_loadb(resp.body, resp.len, 0, NULL))) {
+        fprintf(stderr, "error: %s: the reply is not JSON\n", resp.url);
+    }
+    vg_remote_resp_free(&resp);
+    return j;
+}
+
+/* Table and column names from the schema into sh->names (one allocation). */
+static void remote_words(shell_t *sh, size_t *cap)
+{
+    json_t *j = remote_schema(sh), *tables = json_object_get(j, "tables");
+    size_t bytes = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        char *p = sh->names;
+        for (size_t i = 0; i < json_array_size(tables); i++) {
+            json_t *t = json_array_get(tables, i), *cols = json_object_get(t, "columns");
+            for (size_t c = 0; c <= json_array_size(cols); c++) {
+                json_t *o = c ? json_object_get(json_array_get(cols, c - 1), "name")
+                              : json_object_get(t, "name");
+                const char *w = json_string_value(o);
+                if (!w)
+                    continue;
+                if (pass == 0) {
+                    bytes += strlen(w) + 1;
+                } else if (p) {
+                    strcpy(p, w);
+                    add_word(sh, p, cap);
+                    p += strlen(p) + 1;
+                }
+            }
+        }
+        if (pass == 0)
+            sh->names = malloc(bytes);
+    }
+    json_decref(j);
+}
+
 /* Keywords, functions, tables and every table's columns. */
 static void load_words(shell_t *sh)
 {
@@ -78,6 +137,10 @@ static void load_words(shell_t *sh)
         for (size_t i = 0; i < nlang; i++)
             add_word(sh, lang[i], &cap);
         free(lang);
+    }
+    if (sh->url) {
+        remote_words(sh, &cap);
+        return;
     }
     vg_db_stats_t st;
     if (vg_db_stats(sh->db, &st, NULL) != VG_OK)
@@ -127,6 +190,13 @@ static char **complete(const char *text, int start, int end)
 
 static void cmd_tables(shell_t *sh)
 {
+    if (sh->url) {
+        json_t *j = remote_schema(sh), *tables = json_object_get(j, "tables");
+        for (size_t i = 0; i < json_array_size(tables); i++)
+            printf("%s\n", json_string_value(json_object_get(json_array_get(tables, i), "name")));
+        json_decref(j);
+        return;
+    }
     vg_db_stats_t st;
     if (vg_db_stats(sh->db, &st, NULL) != VG_OK)
         return;
@@ -135,8 +205,37 @@ static void cmd_tables(shell_t *sh)
     vg_db_stats_free(&st);
 }
 
+static void schema_remote(shell_t *sh, const char *table)
+{
+    json_t *j = remote_schema(sh), *tables = json_object_get(j, "tables"), *cols = NULL;
+    if (!j)
+        return;
+    for (size_t i = 0; i < json_array_size(tables) && !cols; i++) {
+        json_t *t = json_array_get(tables, i);
+        const char *n = json_string_value(json_object_get(t, "name"));
+        if (n && strcmp(n, table) == 0)
+            cols = json_object_get(t, "columns");
+    }
+    if (!cols) {
+        /* the embedded message is the engine's; this one says the same thing */
+        fprintf(stderr, "error: no table '%s' on %s\n", table, sh->url);
+    } else {
+        printf("%s:\n", table);
+        for (size_t c = 0; c < json_array_size(cols); c++) {
+            json_t *col = json_array_get(cols, c);
+            printf("  %-30s %s\n", json_string_value(json_object_get(col, "name")),
+                   json_string_value(json_object_get(col, "type")));
+        }
+    }
+    json_decref(j);
+}
+
 static void cmd_schema(shell_t *sh, const char *table)
 {
+    if (sh->url) {
+        schema_remote(sh, table);
+        return;
+    }
     vg_col_info_t *cols;
     size_t n;
     vg_error_t err = {0};
@@ -201,8 +300,50 @@ static int dot_command(shell_t *sh, char *line)
     return 0;
 }
 
+/* A statement on the server: the same printers over its JSON (or its CSV as is). */
+static void run_remote(shell_t *sh, const char *text)
+{
+    char at[32];
+    snprintf(at, sizeof at, "%lld", (long long)sh->at);
+    vg_remote_resp_t resp;
+    vg_error_t err = {0};
+    if (vg_remote_query(sh->url, text, sh->format == FMT_CSV ? "csv" : "json",
+                        sh->at ? at : NULL, &resp, &err) != VG_OK) {
+        fprintf(stderr, "error: %s\n", err.msg);
+        return;
+    }
+    if (resp.status == 400 && resp.len && resp.body[0] == '{') {
+        cli_print_remote_error(resp.body, resp.len, 0);
+    } else if (resp.status != 200) {
+        char msg[1024];
+        vg_remote_describe(&resp, msg, sizeof msg);
+        fprintf(stderr, "error: %s\n", msg);
+    } else if (sh->format != FMT_TABLE) {
+        fwrite(resp.body, 1, resp.len, stdout);
+    } else {
+        vg_result_t res;
+        if (cli_result_from_json(resp.body, resp.len, text, &res, &err) != VG_OK)
+            fprintf(stderr, "error: %s: %s\n", resp.url, err.msg);
+        else
+            vg_result_write_table(&res, stdout, sh->ascii || !isatty(1) ? VG_TABLE_ASCII : 0);
+        vg_result_free(&res);
+    }
+    vg_remote_resp_free(&resp);
+}
+
 static void run(shell_t *sh, const char *text)
 {
+    if (sh->url) {
+        struct timespec r0, r1;
+        clock_gettime(CLOCK_MONOTONIC, &r0);
+        run_remote(sh, text);
+        clock_gettime(CLOCK_MONOTONIC, &r1);
+        if (sh->timer)
+            printf("time: %.3f s\n",
+                   (double)(r1.tv_sec - r0.tv_sec) + (double)(r1.tv_nsec - r0.tv_nsec) / 1e9);
+        fflush(stdout);
+        return;
+    }
     vg_q_exec_opts_t o;
     vg_q_exec_opts_default(&o);
     o.now_ns = sh->at;
@@ -313,15 +454,27 @@ static void loop(shell_t *sh)
 
 int cli_shell(int argc, char **argv)
 {
-    if (cli_has_help(argc, argv) || argc != 2) {
-        fputs("usage: vigil shell DIR   (or: vigil DIR)\nAn interactive shell over the query "
-              "language; statements end with ';', .help lists the shell's commands.\n"
-              "With standard input not a terminal, it runs the statements it reads.\n",
-              argc == 2 ? stdout : stderr);
-        return argc == 2 ? 0 : 2;
+    static const char usage[] =
+        "usage: vigil shell DIR|--connect URL   (or: vigil DIR)\nAn interactive shell over the "
+        "query language; statements end with ';', .help lists the shell's commands.\n"
+        "With standard input not a terminal, it runs the statements it reads.\n"
+        "$VIGIL_URL stands for --connect when no DIR is given; $VIGIL_TOKEN is sent as the "
+        "server's token.\n";
+    if (cli_has_help(argc, argv)) {
+        fputs(usage, stdout);
+        return 0;
     }
-    shell_t sh = {.dir = argv[1], .tty = isatty(0)};
-    if (cli_open(sh.dir, NULL, 0, 1, &sh.db) != VG_OK)
+    const char *url;
+    if (cli_connect(&argc, argv, &url))
+        return 2;
+    if (!url && argc == 1)
+        url = cli_env_url();
+    if (url ? argc != 1 : argc != 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    shell_t sh = {.url = url, .dir = url ? url : argv[1], .tty = isatty(0)};
+    if (!url && cli_open(sh.dir, NULL, 0, 1, &sh.db) != VG_OK)
         return 1;
     load_words(&sh);
     if (sh.tty) {
@@ -342,6 +495,7 @@ int cli_shell(int argc, char **argv)
     completing = NULL;
     free(sh.words);
     free(sh.names);
-    vg_db_close(sh.db, NULL);
+    if (sh.db)
+        vg_db_close(sh.db, NULL);
     return 0;
 }

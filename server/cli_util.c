@@ -126,3 +126,34 @@ int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o)
     }
     return 1;
 }
+
+int cli_connect(int *argc, char **argv, const char **url)
+{
+    *url = NULL;
+    int out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--connect") == 0) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "vigil: --connect needs a URL (http://HOST:PORT)\n");
+                return -1;
+            }
+            *url = argv[++i];
+        } else if (strncmp(argv[i], "--connect=", 10) == 0) {
+            *url = argv[i] + 10;
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    *argc = out;
+    if (*url && !**url) {
+        fprintf(stderr, "vigil: --connect needs a URL (http://HOST:PORT)\n");
+        return -1;
+    }
+    return 0;
+}
+
+const char *cli_env_url(void)
+{
+    const char *u = getenv("VIGIL_URL");
+    return u && *u ? u : NULL;
+}

@@ -27,6 +27,9 @@ static const char usage[] =
     "  repair DIR                                     quarantine damaged files\n"
     "  demo                                           simulate, ingest and show a day of traffic\n"
     "\n"
+    "\n"
+    "ingest, query, stats, dump and shell also take --connect http://HOST:PORT instead of\n"
+    "DIR (or $VIGIL_URL when no DIR is given; $VIGIL_TOKEN is sent as the server's token).\n"
     "`vigil COMMAND --help` describes each command's options.\n";
 
 int main(int argc, char **argv)
