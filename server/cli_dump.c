@@ -3,8 +3,8 @@
  * Every stored row in time order, exactly as stored: floats in their
  * shortest round-trip form, strings with their escapes, so that dump then
  * ingest into a new folder gives the same data.
- * With --connect URL the rows come from vigild's /api/v1/export, which
- * prints them with the same code, and are written out as they are.
+ * The printing is export.c's, which vigild's /api/v1/export uses too; with
+ * --connect URL the rows come from there and are written out as they are.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "export.h"
 #include "remote.h"
 
 static const char help[] =
@@ -42,98 +43,6 @@ static int dump_remote(const char *url, const char *table, const char *since, co
     }
     vg_remote_resp_free(&resp);
     return rc;
-}
-
-static void put_escaped(const char *s, char kind, FILE *out)
-{
-    size_t n = strlen(s);
-    char stack[512], *buf = 2 * n <= sizeof stack ? stack : malloc(2 * n + 1);
-    if (!buf)
-        return;
-    fwrite(buf, 1, vg_lp_escape(s, n, kind, buf), out);
-    if (buf != stack)
-        free(buf);
-}
-
-static void put_value(vg_type_t t, const vg_value_t *v, int lp, FILE *out)
-{
-    char num[40];
-    switch (t) {
-    case VG_TYPE_FLOAT: fwrite(num, 1, vg_lp_format_float(v->f, num), out); break;
-    case VG_TYPE_INT: fprintf(out, lp ? "%" PRId64 "i" : "%" PRId64, v->i); break;
-    case VG_TYPE_UINT: fprintf(out, lp ? "%" PRIu64 "u" : "%" PRIu64, v->u); break;
-    case VG_TYPE_BOOL: fputs(v->b ? "true" : "false", out); break;
-    case VG_TYPE_STRING:
-        if (lp) {
-            char *buf = malloc(2 * (size_t)v->s.len + 1);
-            if (!buf)
-                return;
-            fputc('"', out);
-            fwrite(buf, 1, vg_lp_escape(v->s.p, v->s.len, 's', buf), out);
-            fputc('"', out);
-            free(buf);
-        } else {
-            fputc('"', out);
-            for (uint32_t i = 0; i < v->s.len; i++) {
-                if (v->s.p[i] == '"')
-                    fputc('"', out);
-                fputc(v->s.p[i], out);
-            }
-            fputc('"', out);
-        }
-        break;
-    default: break;
-    }
-}
-
-static void row_lp(const char *table, const vg_row_t *r, FILE *out)
-{
-    put_escaped(table, 'm', out);
-    for (size_t i = 0; i < r->ntags; i++) {
-        fputc(',', out);
-        put_escaped(r->tag_keys[i], 'k', out);
-        fputc('=', out);
-        put_escaped(r->tag_vals[i], 'k', out);
-    }
-    for (size_t i = 0; i < r->nfields; i++) {
-        fputc(i ? ',' : ' ', out);
-        put_escaped(r->field_keys[i], 'k', out);
-        fputc('=', out);
-        put_value(r->field_types[i], &r->field_vals[i], 1, out);
-    }
-    fprintf(out, " %" PRId64 "\n", r->ts);
-}
-
-static void csv_cell(const char *s, FILE *out)
-{
-    if (strpbrk(s, ",\"\r\n")) {
-        fputc('"', out);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', out);
-            fputc(*s, out);
-        }
-        fputc('"', out);
-    } else {
-        fputs(s, out);
-    }
-}
-
-static void row_csv(const vg_row_t *r, const vg_col_info_t *cols, size_t ncols, FILE *out)
-{
-    fprintf(out, "%" PRId64, r->ts);
-    size_t ti = 0, fi = 0;
-    for (size_t c = 0; c < ncols; c++) {
-        fputc(',', out);
-        if (cols[c].type == VG_TYPE_TAG) {
-            if (ti < r->ntags && strcmp(r->tag_keys[ti], cols[c].name) == 0)
-                csv_cell(r->tag_vals[ti++], out);
-        } else if (fi < r->nfields && strcmp(r->field_keys[fi], cols[c].name) == 0) {
-            put_value(r->field_types[fi], &r->field_vals[fi], 0, out);
-            fi++;
-        }
-    }
-    fputc('\n', out);
 }
 
 int cli_dump(int argc, char **argv)
@@ -187,32 +96,9 @@ int cli_dump(int argc, char **argv)
     vg_db_t *db;
     if (cli_open(dir, NULL, 0, 1, &db) != VG_OK)
         return 1;
-    vg_rows_t *rows = NULL;
-    vg_col_info_t *cols = NULL;
-    size_t ncols = 0;
-    int rc = vg_rows_open(db, table, t0, t1, &rows, &err);
-    if (rc == VG_OK && csv)
-        rc = vg_db_columns(db, table, &cols, &ncols, &err);
-    if (rc == VG_OK && csv) {
-        fputs("time", stdout);
-        for (size_t c = 0; c < ncols; c++) {
-            fputc(',', stdout);
-            csv_cell(cols[c].name, stdout);
-        }
-        fputc('\n', stdout);
-    }
-    vg_row_t r;
-    while (rc == VG_OK && (rc = vg_rows_next(rows, &r, &err)) == 1) {
-        if (csv)
-            row_csv(&r, cols, ncols, stdout);
-        else
-            row_lp(table, &r, stdout);
-        rc = VG_OK;
-    }
+    int rc = vg_export_rows(db, table, t0, t1, csv, stdout, &err);
     if (rc < 0)
         fprintf(stderr, "vigil dump: %s\n", err.msg);
-    vg_rows_close(rows);
-    vg_cols_free(cols, ncols);
     vg_db_close(db, NULL);
     return rc < 0 ? 1 : 0;
 }

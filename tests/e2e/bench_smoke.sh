@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# vigil-bench against a real vigild: 20,000 simulated rows over each protocol
+# (tcp, tcp-ack, http) on 2 connections; the acknowledged modes report every
+# row acknowledged and no error, and after a graceful stop the folder holds
+# exactly the rows sent (each run's rows end at its own "now", so the three
+# runs never share a point). Also: the JSON report parses, the server's
+# CPU and RSS figures appear with --pid, and a wrong token is an error.
+set -uo pipefail
+VIGILD=${VIGILD:-"$(dirname "$VIGIL")/vigild"}
+BENCH=${VIGIL_BENCH:-"$(dirname "$VIGIL")/../bench/vigil-bench"}
+T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-bench.XXXXXX" 2>/dev/null || mktemp -d)
+PID=
+cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
+trap cleanup EXIT
+pass=0 fail=0
+check() { # name, then a command that must succeed
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
+}
+for b in "$VIGILD" "$BENCH"; do
+  [ -x "$b" ] || { echo "no binary at $b" >&2; echo "0 passed, 1 failed"; exit 1; }
+done
+
+start() { # extra flags...
+  HPORT= LPORT=
+  "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 "$@" 2> "$T/vigild.log" &
+  PID=$!
+  for _ in $(seq 100); do
+    HPORT=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
+    LPORT=$(sed -n 's/.*info lp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
+    [ -n "$HPORT" ] && [ -n "$LPORT" ] && return 0
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "vigild did not start:" >&2; cat "$T/vigild.log" >&2; exit 1
+}
+stop() { kill -TERM "$PID"; wait "$PID"; local rc=$?; PID=; return $rc; }
+field() { # json-file key -> value
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"
+}
+
+ROWS=20000
+start
+total=0
+for proto in tcp tcp-ack http; do
+  port=$LPORT; [ "$proto" = http ] && port=$HPORT
+  out="$T/$proto.json"
+  "$BENCH" ingest --target "127.0.0.1:$port" --protocol "$proto" --connections 2 \
+    --rows "$ROWS" --pid "$PID" --json > "$out" 2> "$T/$proto.err"
+  check "$proto: vigil-bench exits 0" test $? -eq 0
+  check "$proto: report is one JSON line" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out"
+  check "$proto: sends $ROWS rows" test "$(field "$out" rows_sent)" = "$ROWS"
+  check "$proto: no errors" test "$(field "$out" errors)" = 0
+  check "$proto: server CPU and peak RSS reported" \
+    test -n "$(field "$out" server_cpu_s_per_mrow)" -a -n "$(field "$out" server_peak_rss_mib)"
+  if [ "$proto" != tcp ]; then
+    check "$proto: every row acknowledged" test "$(field "$out" rows_acked)" = "$ROWS"
+    check "$proto: latency percentiles reported" test -n "$(field "$out" ack_p99_ms)"
+  fi
+  total=$((total + ROWS))
+done
+check "vigild stops cleanly" stop
+n=$("$VIGIL" query "$T/db" --format csv "SELECT count() AS n FROM llm_request SINCE 30d" 2>/dev/null |
+  tail -n 1 | tr -d '\r')
+check "the server holds exactly $total rows (has $n)" test "$n" = "$total"
+
+# with a token: the right one works on both ports, a wrong one is an error
+start --token s3cret
+VIGIL_TOKEN=s3cret "$BENCH" ingest --target "127.0.0.1:$LPORT" --protocol tcp-ack \
+  --connections 1 --rows 5000 --json > "$T/tok.json" 2> /dev/null
+check "tcp-ack with the token: every row acknowledged" test "$(field "$T/tok.json" rows_acked)" = 5000
+"$BENCH" ingest --target "http://127.0.0.1:$HPORT" --protocol http --token s3cret \
+  --connections 1 --rows 5000 --json > "$T/tokh.json" 2> /dev/null
+check "http with the token: every row acknowledged" test "$(field "$T/tokh.json" rows_acked)" = 5000
+"$BENCH" ingest --target "127.0.0.1:$HPORT" --protocol http --token wrong \
+  --connections 1 --rows 5000 > /dev/null 2>&1
+check "http with a wrong token fails" test $? -ne 0
+"$BENCH" ingest --target "127.0.0.1:$LPORT" --protocol tcp-ack --token wrong \
+  --connections 1 --rows 5000 > /dev/null 2>&1
+check "tcp-ack with a wrong token fails" test $? -ne 0
+"$BENCH" query --target "http://127.0.0.1:$HPORT" --token s3cret --repeat 3 \
+  --query "SELECT count() FROM llm_request SINCE 30d" > "$T/q.out" 2>&1
+check "query timing prints a median" grep -q 'median' "$T/q.out"
+check "vigild stops cleanly (token)" stop
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
