@@ -58,7 +58,7 @@ static uint64_t generate(const opts_t *o, const char *path, uint64_t *rows)
     so.rate = 200;
     /* long enough for the rows asked for whatever the diurnal curve does; the
      * loop below stops at the row count */
-    so.duration_ns = (int64_t)((double)o->rows / so.rate * 4 * 1e9);
+    so.duration_ns = (int64_t)((double)o->rows / so.rate * 10 * 1e9); /* weekends run at half rate */
     so.start_ns = vg_now_ns() - so.duration_ns - 60 * VG_NS_PER_SEC;
     vg_sim_t *sim;
     vg_error_t err = {0};
