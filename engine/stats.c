@@ -143,6 +143,8 @@ int vg_db_stats(vg_db_t *db, vg_db_stats_t *out, vg_error_t *err)
             out->tables[j] = out->tables[j - 1];
             out->tables[j - 1] = x;
         }
+    if (db->wal)
+        vg_wal_sync_stats(db->wal, out->wal_sync_bucket, &out->wal_syncs, &out->wal_sync_ns);
     out->wal_bytes = dir_bytes(db->wal_dir);
     out->disk_bytes = dir_bytes(db->dir);
     out->io_backend = vg_io_backend(db->io);

@@ -61,6 +61,9 @@ struct vg_wal {
     pthread_t flusher;
     pthread_cond_t flush_cv;
     int has_flusher, stop;
+    /* sync round latency (atomic counters) */
+    uint64_t sync_bucket[VG_WAL_SYNC_BUCKETS];
+    uint64_t sync_count, sync_ns;
 
     int fd;
     uint64_t seq;
@@ -266,6 +269,28 @@ static int leader_write(vg_wal_t *w, vg_buf_t *b, vg_error_t *err)
     return rc;
 }
 
+const double vg_wal_sync_bounds_ms[VG_WAL_SYNC_BUCKETS - 1] = {0.5, 1,  2,   5,   10, 20,
+                                                               50,  100, 200, 500, 1000};
+
+static void sync_record(vg_wal_t *w, uint64_t ns)
+{
+    size_t b = 0;
+    while (b < VG_WAL_SYNC_BUCKETS - 1 && (double)ns / 1e6 > vg_wal_sync_bounds_ms[b])
+        b++;
+    __atomic_add_fetch(&w->sync_bucket[b], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&w->sync_count, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&w->sync_ns, ns, __ATOMIC_RELAXED);
+}
+
+void vg_wal_sync_stats(vg_wal_t *w, uint64_t buckets[VG_WAL_SYNC_BUCKETS], uint64_t *count,
+                       uint64_t *sum_ns)
+{
+    for (size_t b = 0; b < VG_WAL_SYNC_BUCKETS; b++)
+        buckets[b] = __atomic_load_n(&w->sync_bucket[b], __ATOMIC_RELAXED);
+    *count = __atomic_load_n(&w->sync_count, __ATOMIC_RELAXED);
+    *sum_ns = __atomic_load_n(&w->sync_ns, __ATOMIC_RELAXED);
+}
+
 /* One leader round, with w->mu held (released during the I/O): write every
  * queued record and sync them. */
 static void lead_locked(vg_wal_t *w)
@@ -284,7 +309,13 @@ static void lead_locked(vg_wal_t *w)
     pthread_mutex_unlock(&w->mu);
 
     vg_error_t e = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = b.len ? leader_write(w, &b, &e) : VG_OK;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (b.len)
+        sync_record(w, (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+                           (uint64_t)(t1.tv_nsec - t0.tv_nsec));
 
     pthread_mutex_lock(&w->mu);
     if (rc == VG_OK) {

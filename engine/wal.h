@@ -70,6 +70,13 @@ int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err);
 int vg_wal_roll(vg_wal_t *w, uint64_t *last_lsn, vg_error_t *err);
 /* Delete every file whose records all have LSN <= lsn (never the current one). */
 int vg_wal_truncate(vg_wal_t *w, uint64_t lsn, vg_error_t *err);
+/* Time of each sync round (the write and the fdatasync after it), counted in
+ * buckets with upper bounds VG_WAL_SYNC_BOUNDS_MS (the last one is +Inf). */
+#define VG_WAL_SYNC_BUCKETS 12
+extern const double vg_wal_sync_bounds_ms[VG_WAL_SYNC_BUCKETS - 1];
+void vg_wal_sync_stats(vg_wal_t *w, uint64_t buckets[VG_WAL_SYNC_BUCKETS], uint64_t *count,
+                       uint64_t *sum_ns);
+
 /* Non-zero after a write or fsync error. */
 int vg_wal_failed(const vg_wal_t *w);
 uint64_t vg_wal_bytes(const vg_wal_t *w);

@@ -67,6 +67,18 @@ static void database(FILE *f, vg_db_t *db)
                "vigil_disk_bytes %" PRIu64 "\n", st.disk_bytes);
     fprintf(f, "# HELP vigil_wal_bytes Bytes of write-ahead log.\n# TYPE vigil_wal_bytes gauge\n"
                "vigil_wal_bytes %" PRIu64 "\n", st.wal_bytes);
+    fprintf(f, "# HELP vigil_wal_sync_seconds Time of a WAL sync: the write and the fdatasync.\n"
+               "# TYPE vigil_wal_sync_seconds histogram\n");
+    uint64_t cum = 0;
+    for (int b = 0; b < 11; b++) {
+        cum += st.wal_sync_bucket[b];
+        fprintf(f, "vigil_wal_sync_seconds_bucket{le=\"%g\"} %" PRIu64 "\n", ack_bounds_ms[b] / 1e3,
+                cum);
+    }
+    cum += st.wal_sync_bucket[11];
+    fprintf(f, "vigil_wal_sync_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+    fprintf(f, "vigil_wal_sync_seconds_sum %.9f\nvigil_wal_sync_seconds_count %" PRIu64 "\n",
+            (double)st.wal_sync_ns / 1e9, st.wal_syncs);
     fprintf(f, "# HELP vigil_read_only 1 when the database refuses writes.\n"
                "# TYPE vigil_read_only gauge\nvigil_read_only %d\n", vg_db_read_only(db) != 0);
     vg_db_stats_free(&st);

@@ -159,6 +159,11 @@ typedef struct vg_db_stats {
     vg_table_stats_t *tables; /* sorted by name */
     uint64_t wal_bytes;
     uint64_t disk_bytes;      /* everything in the folder */
+    /* WAL sync rounds since open (a write and the fdatasync after it):
+     * counts in buckets with upper bounds 0.5 1 2 5 10 20 50 100 200 500 1000 ms
+     * and +Inf, their number and total time */
+    uint64_t wal_sync_bucket[12];
+    uint64_t wal_syncs, wal_sync_ns;
     const char *io_backend;   /* "io_uring" or "posix"; static string */
 } vg_db_stats_t;
 

@@ -150,6 +150,8 @@ check export_missing status 404 "$URL/api/v1/export?table=nope"
 # metrics; unknown path; wrong method
 check metrics status 200 "$URL/metrics"
 check metrics_body grep -q '^vigil_rows_ingested' "$T/body"
+# the writes above went through WAL syncs, which the histogram counted
+check metrics_wal_sync awk '/^vigil_wal_sync_seconds_count/ {found = $2 > 0} END {exit !found}' "$T/body"
 check unknown status 404 "$URL/nope"
 check method status 405 -XDELETE "$URL/write"
 check stop_a stop
