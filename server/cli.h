@@ -28,6 +28,8 @@ int cli_open(const char *dir, const vg_db_opts_t *o, int read_only, int ro_ok, v
  * bad value print why and return -1; otherwise 0.
  */
 int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o);
+/* A whole non-negative decimal number; -1 for anything else (sign, junk, overflow). */
+int cli_parse_u64(const char *s, uint64_t *out);
 extern const char cli_db_options_help[];
 void cli_log(void *ctx, const char *level, const char *msg);
 /* "1.2 MiB" style */

@@ -65,7 +65,7 @@ const char cli_db_options_help[] =
     "  --max-string BYTES longest string field value [1048576]\n"
     "  --seal-rows N      seal a table's in-memory rows into a segment past N [1000000]\n";
 
-static int parse_u64(const char *s, uint64_t *out)
+int cli_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
     errno = 0;
@@ -83,7 +83,7 @@ static int wal_sync_option(const char *v, vg_db_opts_t *o)
         o->wal_sync = VG_WAL_SYNC_FULL;
     else if (strcmp(v, "none") == 0)
         o->wal_sync = VG_WAL_SYNC_NONE;
-    else if (strncmp(v, "group:", 6) == 0 && parse_u64(v + 6, &ms) == 0 && ms <= 10000) {
+    else if (strncmp(v, "group:", 6) == 0 && cli_parse_u64(v + 6, &ms) == 0 && ms <= 10000) {
         o->wal_sync = VG_WAL_SYNC_GROUP;
         o->group_ms = (unsigned)ms;
     } else
@@ -115,10 +115,10 @@ int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o)
     case 1: bad = vg_duration_parse(v, &o->retention_ns, &err) != VG_OK; break;
     case 2: bad = vg_duration_parse(v, &o->future_ns, &err) != VG_OK; break;
     case 3: bad = vg_duration_parse(v, &o->partition_ns, &err) != VG_OK || o->partition_ns <= 0; break;
-    case 4: bad = parse_u64(v, &o->max_series) || o->max_series == 0; break;
-    case 5: bad = parse_u64(v, &n) || n < 16 || n > (1u << 30); o->lp.max_line = (uint32_t)n; break;
-    case 6: bad = parse_u64(v, &n) || n > (1u << 30); o->lp.max_string = (uint32_t)n; break;
-    case 7: bad = parse_u64(v, &o->seal_rows) || o->seal_rows == 0; break;
+    case 4: bad = cli_parse_u64(v, &o->max_series) || o->max_series == 0; break;
+    case 5: bad = cli_parse_u64(v, &n) || n < 16 || n > (1u << 30); o->lp.max_line = (uint32_t)n; break;
+    case 6: bad = cli_parse_u64(v, &n) || n > (1u << 30); o->lp.max_string = (uint32_t)n; break;
+    case 7: bad = cli_parse_u64(v, &o->seal_rows) || o->seal_rows == 0; break;
     }
     if (bad) {
         fprintf(stderr, "vigil: bad value '%s' for %s%s%s\n", v, a, err.msg[0] ? ": " : "", err.msg);

@@ -51,17 +51,6 @@ const char vg_srv_options_help[] =
     "  --http-timeout D    HTTP headers, body and idle timeout [30s]\n"
     "  --mem-budget BYTES  unparsed input held across connections [268435456]\n";
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int set_str(char **dst, const char *v)
 {
     char *c = strdup(v);
@@ -95,17 +84,17 @@ int vg_srv_option(vg_srv_config_t *c, const char *name, const char *v)
     else if (!strcmp(name, "--token"))
         bad = set_str(&c->token, v) || !*v;
     else if (!strcmp(name, "--max-conns"))
-        bad = parse_u64(v, &n) || n == 0 || n > 1000000 || !(c->max_conns = (unsigned)n);
+        bad = cli_parse_u64(v, &n) || n == 0 || n > 1000000 || !(c->max_conns = (unsigned)n);
     else if (!strcmp(name, "--http-conns"))
-        bad = parse_u64(v, &n) || n == 0 || n > 100000 || !(c->http_conns = (unsigned)n);
+        bad = cli_parse_u64(v, &n) || n == 0 || n > 100000 || !(c->http_conns = (unsigned)n);
     else if (!strcmp(name, "--max-body"))
-        bad = parse_u64(v, &c->max_body) || c->max_body == 0;
+        bad = cli_parse_u64(v, &c->max_body) || c->max_body == 0;
     else if (!strcmp(name, "--idle-timeout"))
         bad = set_seconds(&c->idle_s, v);
     else if (!strcmp(name, "--http-timeout"))
         bad = set_seconds(&c->http_timeout_s, v);
     else if (!strcmp(name, "--mem-budget"))
-        bad = parse_u64(v, &c->mem_budget) || c->mem_budget < 65536;
+        bad = cli_parse_u64(v, &c->mem_budget) || c->mem_budget < 65536;
     else {
         /* the database's options, shared with `vigil ingest` */
         char *argv[2] = {(char *)name, (char *)v};
