@@ -54,8 +54,11 @@ static void line_error(vg_write_result_t *res, size_t max, uint64_t lineno, uint
     res->rejected++;
     if (res->nerrors >= max)
         return;
-    if (res->nerrors % 16 == 0) {
-        vg_line_error_t *ne = vg_realloc(res->errors, (res->nerrors + 16) * sizeof *ne);
+    /* the array doubles (capacity 16, 32, 64, ...: full exactly when nerrors is
+     * 16 or a power of two above it), so a batch of bad lines stays linear */
+    size_t n = res->nerrors;
+    if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) {
+        vg_line_error_t *ne = vg_realloc(res->errors, (n ? 2 * n : 16) * sizeof *ne);
         if (!ne)
             return;
         res->errors = ne;
