@@ -39,22 +39,12 @@ int vg_colvec_alloc_filled(vg_colvec_t *c, vg_type_t type, size_t n)
 
 int vg_colvec_alloc(vg_colvec_t *c, vg_type_t type, size_t n)
 {
-    memset(c, 0, sizeof *c);
-    c->type = type;
-    c->n = n;
-    c->valid = vg_calloc((n + 7) / 8 + 1, 1);
-    if (!c->valid)
-        return VG_ENOMEM;
-    if (type == VG_TYPE_STRING) {
-        c->soffs = vg_calloc(n + 1, sizeof *c->soffs);
-        if (!c->soffs)
-            return VG_ENOMEM;
-    } else {
-        c->v.u = vg_calloc(n ? n : 1, width(type));
-        if (!c->v.u)
-            return VG_ENOMEM;
-    }
-    return VG_OK;
+    int rc = colvec_alloc_raw(c, type, n);
+    if (rc == VG_OK && type == VG_TYPE_STRING)
+        memset(c->soffs, 0, (n + 1) * sizeof *c->soffs);
+    else if (rc == VG_OK)
+        memset(c->v.u, 0, (n ? n : 1) * width(type));
+    return rc;
 }
 
 /* Bring string offsets up to row i (rows before it that were never set are empty). */

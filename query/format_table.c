@@ -177,32 +177,7 @@ static void histogram_bars(const char *p, size_t n, int ascii, FILE *out)
     vg_free(s);
 }
 
-/* Bars for every histogram cell, labelled with its row's other columns. */
-static void histograms(const vg_result_t *r, int ascii, FILE *out)
-{
-    char buf[64];
-    for (size_t c = 0; c < r->ncols; c++) {
-        if (!r->cols[c].histogram)
-            continue;
-        for (size_t row = 0; row < r->nrows; row++) {
-            const vg_value_t *v = vg_result_cell(r, row, c);
-            if (!v)
-                continue;
-            fprintf(out, "\n%s", r->cols[c].name);
-            for (size_t k = 0; k < r->ncols; k++) {
-                if (k == c || (r->cols[k].type != VG_TYPE_TAG && r->cols[k].type != VG_TYPE_TIME))
-                    continue;
-                const char *big;
-                size_t n = vg__cell_text(r, row, k, 0, buf, sizeof buf, &big);
-                fprintf(out, " %s=%.*s", r->cols[k].name, (int)n, big ? big : buf);
-            }
-            fputc('\n', out);
-            histogram_bars(v->s.p, v->s.len, ascii, out);
-        }
-    }
-}
-
-/* The label of a row for pictures below the table: its time and groups. */
+/* The label of a row for pictures below the table (histograms, drift): its time and groups. */
 static void row_label(const vg_result_t *r, size_t row, FILE *out)
 {
     char buf[64];
@@ -212,6 +187,24 @@ static void row_label(const vg_result_t *r, size_t row, FILE *out)
         const char *big;
         size_t n = vg__cell_text(r, row, k, 0, buf, sizeof buf, &big);
         fprintf(out, " %s=%.*s", r->cols[k].name, (int)n, big ? big : buf);
+    }
+}
+
+/* Bars for every histogram cell, labelled with its row's other columns. */
+static void histograms(const vg_result_t *r, int ascii, FILE *out)
+{
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (!r->cols[c].histogram)
+            continue;
+        for (size_t row = 0; row < r->nrows; row++) {
+            const vg_value_t *v = vg_result_cell(r, row, c);
+            if (!v)
+                continue;
+            fprintf(out, "\n%s", r->cols[c].name);
+            row_label(r, row, out);
+            fputc('\n', out);
+            histogram_bars(v->s.p, v->s.len, ascii, out);
+        }
     }
 }
 
