@@ -16,6 +16,10 @@ int cli_repair(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_query(int argc, char **argv);
 int cli_shell(int argc, char **argv);
+int cli_check(int argc, char **argv);    /* cli_runbook.c */
+int cli_runbook(int argc, char **argv);  /* cli_runbook.c */
+int cli_backtest(int argc, char **argv);
+int cli_silence(int argc, char **argv);
 
 /* Open a database for the CLI: logs to stderr; on VG_ELOCKED retries read-only when ro_ok.
  * o may be NULL for the defaults. */

@@ -48,7 +48,9 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"ingest", cli_ingest}, {"stats", cli_stats},   {"dump", cli_dump},
                 {"simulate", cli_simulate}, {"repair", cli_repair}, {"demo", cli_demo},
-                {"query", cli_query}, {"shell", cli_shell}};
+                {"query", cli_query}, {"shell", cli_shell},
+                {"check", cli_check}, {"runbook", cli_runbook}, {"backtest", cli_backtest},
+                {"silence", cli_silence}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (strcmp(argv[1], cmds[i].name) == 0)
             return cmds[i].fn(argc - 1, argv + 1);

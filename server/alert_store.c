@@ -1,0 +1,1 @@
+typedef int vg_placeholder_alert_store_t; /* placeholder */

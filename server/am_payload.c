@@ -1,0 +1,1 @@
+typedef int vg_placeholder_am_payload_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_http_alerts_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_rule_eval_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_rule_expr_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_rule_state_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_runbook_compile_t; /* placeholder */

@@ -1,0 +1,1 @@
+typedef int vg_placeholder_webhook_t; /* placeholder */
