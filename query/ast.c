@@ -862,3 +862,18 @@ int vg_q_is_aggregate(const vg_q_stmt_t *s)
 {
     return s->aggregate;
 }
+
+size_t vg_q_group_count(const vg_q_stmt_t *s)
+{
+    return (size_t)s->ngroups;
+}
+
+const char *vg_q_group_name(const vg_q_stmt_t *s, size_t i)
+{
+    return i < (size_t)s->ngroups ? s->group_names[i] : NULL;
+}
+
+int64_t vg_q_every_ns(const vg_q_stmt_t *s)
+{
+    return s->every.ns;
+}

@@ -108,7 +108,7 @@ static int read_field(const evctx_t *c, int f, qv_t *o)
     return VG_OK;
 }
 
-static int arith(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
+int qv_arith(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
 {
     set_null(o);
     if (a->k == QV_NULL || b->k == QV_NULL || a->k == QV_S || b->k == QV_S)
@@ -135,7 +135,7 @@ static int arith(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
     return VG_OK;
 }
 
-static int compare(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
+int qv_compare(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
 {
     set_null(o);
     if (a->k == QV_NULL || b->k == QV_NULL)
@@ -160,7 +160,7 @@ static int compare(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o)
 }
 
 /* 1 true, 0 false, -1 null */
-static int truth(const qv_t *v)
+int qv_truth(const qv_t *v)
 {
     if (v->k == QV_NULL)
         return -1;
@@ -176,14 +176,14 @@ static int eval_logic(evctx_t *c, const cx_t *x, qv_t *o)
     int rc = eval(c, x->kids[0], &a);
     if (rc)
         return rc;
-    int ta = truth(&a), and = x->op == VG_QO_AND;
+    int ta = qv_truth(&a), and = x->op == VG_QO_AND;
     if ((and && ta == 0) || (!and && ta == 1)) { /* short circuit */
         set_b(o, ta);
         return VG_OK;
     }
     if ((rc = eval(c, x->kids[1], &b)))
         return rc;
-    int tb = truth(&b);
+    int tb = qv_truth(&b);
     if ((and && tb == 0) || (!and && tb == 1))
         set_b(o, tb);
     else if (ta < 0 || tb < 0)
@@ -227,7 +227,7 @@ static int eval_in(evctx_t *c, const cx_t *x, qv_t *o)
     for (int i = 1; i < x->nkids && !found; i++) {
         if ((rc = eval(c, x->kids[i], &b)))
             return rc;
-        compare(VG_QO_EQ, &a, &b, &eq);
+        qv_compare(VG_QO_EQ, &a, &b, &eq);
         found = eq.k == QV_B && eq.v.b;
     }
     set_b(o, found != x->negate);
@@ -417,7 +417,7 @@ int eval(evctx_t *c, const cx_t *x, qv_t *o)
         if ((rc = eval(c, x->kids[0], &a)))
             return rc;
         if (x->op == VG_QO_NOT) {
-            int t = truth(&a);
+            int t = qv_truth(&a);
             if (t < 0)
                 set_null(o);
             else
@@ -434,7 +434,7 @@ int eval(evctx_t *c, const cx_t *x, qv_t *o)
             return eval_logic(c, x, o);
         if ((rc = eval(c, x->kids[0], &a)) || (rc = eval(c, x->kids[1], &b)))
             return rc;
-        return x->op >= VG_QO_EQ ? compare(x->op, &a, &b, o) : arith(x->op, &a, &b, o);
+        return x->op >= VG_QO_EQ ? qv_compare(x->op, &a, &b, o) : qv_arith(x->op, &a, &b, o);
     case CX_REGEX: return eval_regex(c, x, o);
     case CX_IN: return eval_in(c, x, o);
     case CX_ISNULL:
@@ -454,6 +454,6 @@ int eval_pred(evctx_t *c, const cx_t *x, int *out)
 {
     qv_t v;
     int rc = eval(c, x, &v);
-    *out = !rc && truth(&v) == 1;
+    *out = !rc && qv_truth(&v) == 1;
     return rc;
 }

@@ -53,6 +53,11 @@ double qv_num(const qv_t *v); /* numeric view: NaN for null and strings */
 /* -1, 0, 1 ordering of two non-null values (numbers numerically, strings bytewise). */
 int qv_cmp(const qv_t *a, const qv_t *b);
 uint64_t qv_hash(const qv_t *v);
+/* SQL's null semantics (eval.c): arithmetic (division by zero is null) and
+ * comparisons of two values, and the truth of one: 1, 0, or -1 for null. */
+int qv_arith(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o);
+int qv_compare(vg_q_op_t op, const qv_t *a, const qv_t *b, qv_t *o);
+int qv_truth(const qv_t *v);
 
 /* --------------------------------------------------- compiled expressions */
 

@@ -57,8 +57,8 @@ int vg_result_add_row(vg_result_t *r, size_t *row)
 static const char *str_copy(vg_result_t *r, const char *p, uint32_t len)
 {
     struct vg_result_str *b = r->strings;
-    if (!b || b->cap - b->used < len) {
-        size_t cap = len > 65536 ? len : 65536;
+    if (!b || b->cap - b->used < (size_t)len + 1) {
+        size_t cap = len >= 65536 ? (size_t)len + 1 : 65536;
         struct vg_result_str *nb = vg_malloc(sizeof *nb + cap);
         if (!nb)
             return NULL;
@@ -70,6 +70,7 @@ static const char *str_copy(vg_result_t *r, const char *p, uint32_t len)
     char *d = b->data + b->used;
     if (len)
         memcpy(d, p, len);
+    d[len] = '\0'; /* so that a cell's bytes are also a C string */
     b->used += len;
     return d;
 }

@@ -128,6 +128,16 @@ const char *vg_q_item_name(const vg_q_stmt_t *s, size_t i);
 /* Non-zero when the statement aggregates (any aggregate, drift or baseline). */
 int vg_q_is_aggregate(const vg_q_stmt_t *s);
 
+/*
+ * The BY groups: their number and output column names (a tag's name, or
+ * "bucket(...)"). In an aggregate's result, the group columns come first,
+ * after a `time` column when the statement has EVERY (vg_q_every_ns > 0).
+ * Ownership: valid until vg_q_free(s).
+ */
+size_t vg_q_group_count(const vg_q_stmt_t *s);
+const char *vg_q_group_name(const vg_q_stmt_t *s, size_t i);
+int64_t vg_q_every_ns(const vg_q_stmt_t *s); /* 0: one window */
+
 /* Where a field or tag name is referenced. */
 typedef enum vg_q_ref_role {
     VG_Q_REF_SELECT = 0,
@@ -186,6 +196,17 @@ int vg_q_exec(struct vg_db *db, const vg_q_stmt_t *s, const vg_q_exec_opts_t *op
 /* Parse and run. */
 int vg_q_run(struct vg_db *db, const char *text, const vg_q_exec_opts_t *opts,
              struct vg_result *out, vg_q_error_t *err);
+
+/*
+ * Evaluate a standalone expression (vg_q_parse_expr) over row `row` of a
+ * result: its names are the result's column names. *num (may be NULL) gets
+ * its numeric value, NaN when it is null or a string; *truth (may be NULL)
+ * is 1 when it is true or a non-zero number, 0 when false, zero or null (a
+ * comparison with null is null, so false). VG_ENOTFOUND names an unknown
+ * column with the expression's line and column.
+ */
+int vg_q_expr_eval(const vg_q_expr_t *e, const struct vg_result *r, size_t row, double *num,
+                   int *truth, vg_q_error_t *err);
 
 #ifdef __cplusplus
 }
