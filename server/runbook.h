@@ -1,5 +1,5 @@
 /*
- * runbook.h: runbook files (runbooks/*.yaml) as data: loading them with
+ * runbook.h: runbook files (the YAML files of runbooks/) as data: loading them with
  * libyaml, checking them, printing them as a decision tree, and the
  * `{{name}}` templates of their annotations.
  *
@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vigil/vg_query.h"
 #include "vigil/vigil.h"
 
 /* Limits (each one a clear error when exceeded). */
@@ -31,6 +32,13 @@ typedef struct vg_rb_pos {
     int line, column;
 } vg_rb_pos_t;
 
+/* A run of a scalar's value that stands unchanged in the file: value bytes
+ * from off on are the file's characters from pos on, up to the next run. */
+typedef struct vg_rb_seg {
+    size_t off;
+    vg_rb_pos_t pos;
+} vg_rb_seg_t;
+
 /* A string from the file and where it was. */
 typedef struct vg_rb_str {
     char *s; /* NULL when the key was absent */
@@ -40,7 +48,17 @@ typedef struct vg_rb_str {
      * (line l, column c) of the value maps to lines[l-1] + c - 1. */
     vg_rb_pos_t *lines;
     size_t nlines;
+    /* The exact map (also inside folded `>` values, whose source lines are
+     * joined into one): use vg_rb_str_pos / vg_rb_str_pos_at. */
+    vg_rb_seg_t *segs;
+    size_t nsegs;
 } vg_rb_str_t;
+
+/* Where in the file character `column` of line `line` (1-based, as a query
+ * error gives them) of the value s->s stands; s->pos when unknown. */
+vg_rb_pos_t vg_rb_str_pos(const vg_rb_str_t *s, int line, int column);
+/* The same for the value's byte offset off. */
+vg_rb_pos_t vg_rb_str_pos_at(const vg_rb_str_t *s, size_t off);
 
 typedef struct vg_rb_kv {
     vg_rb_str_t key, value;
@@ -74,13 +92,14 @@ typedef struct vg_rb_rule {
 
 typedef struct vg_rb_query {
     vg_rb_str_t name; /* investigate: its `name`; samples: "offending", "known_good", ... */
-    vg_rb_str_t query;
-    vg_q_stmt_t *stmt; /* compiled */
+    vg_rb_str_t query; /* may hold {{name}} templates, filled from the alert */
+    vg_q_stmt_t *stmt; /* compiled with each {{...}} as 0s: for checking; run the
+                          text after vg_rb_template */
 } vg_rb_query_t;
 
 typedef struct vg_rb_cause {
     vg_rb_str_t name;
-    vg_rb_str_t check;      /* optional query */
+    vg_rb_str_t check;      /* optional query; templates as in vg_rb_query_t */
     vg_rb_str_t when;       /* optional expression over the check's first row */
     vg_rb_str_t mitigation; /* what to do */
     vg_rb_str_t fallback;   /* optional flag to flip, "guardrail.mode=last-good" */
@@ -151,6 +170,12 @@ typedef struct vg_rb_set {
  * Ownership: *out is the caller's, vg_rb_set_free.
  */
 int vg_rb_load_paths(const char *const *paths, size_t n, vg_rb_set_t *out, vg_rb_diags_t *d);
+/* As vg_rb_load_paths, but *out always gets every file that parsed as
+ * YAML, problems or not (so that `vigil check` goes on to compile them and
+ * reports those problems too); VG_EPARSE when anything had a problem.
+ * Ownership: *out is the caller's, vg_rb_set_free, also on VG_EPARSE (not
+ * on VG_ENOMEM). */
+int vg_rb_load_all(const char *const *paths, size_t n, vg_rb_set_t *out, vg_rb_diags_t *d);
 void vg_rb_set_free(vg_rb_set_t *s);
 
 /* ---- checking ---- */
@@ -167,6 +192,11 @@ typedef struct vg_rb_env {
     const char *const *receivers; /* names from the vigild config */
     size_t nreceivers;
     int check_receivers; /* 0: receivers are not known (no config given) */
+    /* Optional, for "did you mean" when column_type says no: the tables,
+     * and the columns of one table (the count; *out borrowed from ctx). */
+    const char *const *tables;
+    size_t ntables;
+    size_t (*column_names)(void *ctx, const char *table, const char *const **out);
 } vg_rb_env_t;
 
 /*
@@ -188,7 +218,9 @@ typedef int (*vg_rb_lookup_fn)(void *ctx, const char *name, char *buf, size_t ca
 /*
  * Expand `{{ name }}` (spaces inside allowed) in tmpl. An unknown name
  * expands to "<no value>" (as Go templates print a missing key).
- * Ownership: *out is the caller's (free).
+ * `{{ .name }}`, `{{ $labels.name }}` and `{{ $value }}` (the Go and
+ * Prometheus spellings) are read as `name` and `value`.
+ * Ownership: *out is the caller's (vg_free).
  */
 int vg_rb_template(const char *tmpl, vg_rb_lookup_fn fn, void *ctx, char **out);
 /* Call fn on each name a template references, with its offset in tmpl. */

@@ -1,1 +1,1202 @@
-typedef int vg_placeholder_runbook_load_t; /* placeholder */
+/*
+ * runbook_load.c: a runbook file (YAML, read with libyaml's document API)
+ * into a vg_runbook_t, every string with its file position.
+ *
+ * The keys are described by tables (one per kind of mapping: runbook, rule,
+ * investigate entry, cause), so that unknown keys, duplicates, wrong node
+ * kinds and missing required keys are found by one walker. Loading goes on
+ * past a problem wherever the rest of the file still means something, so
+ * that one run of `vigil check` lists every problem.
+ *
+ * Positions: libyaml's marks give a node's start (0-based line and column,
+ * counted in characters). For a plain or quoted scalar that is the first
+ * character (or the opening quote); for a block scalar (`|`, `>`) it is the
+ * indicator, and the content starts on the next line. To map a position
+ * inside the parsed value (a query error) back to the file, the value is
+ * aligned with the raw source between the node's marks: each run of value
+ * bytes that stands unchanged in the file becomes a vg_rb_seg_t. Folding
+ * (`>` joins lines with spaces), indentation and quote escapes are the gaps
+ * between runs.
+ *
+ * Invariants: a vg_runbook_t is handed out only when its file had no
+ * problem; every allocation goes through vg_alloc and is released by
+ * vg_rb_free.
+ */
+#include <assert.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#include "runbook.h"
+
+const char *const vg_rb_signals[] = {"latency", "length", "refusal",   "quality",
+                                     "cost",    "tool",   "injection", NULL};
+
+/* ------------------------------------------------------------ diagnostics */
+
+void vg_rb_diag_add(vg_rb_diags_t *d, const char *file, vg_rb_pos_t pos, const char *fmt, ...)
+{
+    if (!d)
+        return;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        vg_rb_diag_t *v = vg_realloc(d->v, cap * sizeof *v);
+        if (!v)
+            return;
+        d->v = v;
+        d->cap = cap;
+    }
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vg_rb_diag_t *g = &d->v[d->n];
+    g->file = vg_strdup(file ? file : "");
+    g->msg = vg_strdup(msg);
+    g->line = pos.line;
+    g->column = pos.column;
+    if (!g->file || !g->msg) {
+        vg_free(g->file);
+        vg_free(g->msg);
+        return;
+    }
+    d->n++;
+}
+
+void vg_rb_diags_print(const vg_rb_diags_t *d, FILE *out)
+{
+    for (size_t i = 0; d && i < d->n; i++) {
+        const vg_rb_diag_t *g = &d->v[i];
+        if (g->line > 0)
+            fprintf(out, "%s:%d:%d: %s\n", g->file, g->line, g->column, g->msg);
+        else
+            fprintf(out, "%s: %s\n", g->file, g->msg);
+    }
+}
+
+void vg_rb_diags_free(vg_rb_diags_t *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        vg_free(d->v[i].file);
+        vg_free(d->v[i].msg);
+    }
+    vg_free(d->v);
+    memset(d, 0, sizeof *d);
+}
+
+/* ------------------------------------------------------------------ freeing */
+
+static void str_free(vg_rb_str_t *s)
+{
+    vg_free(s->s);
+    vg_free(s->lines);
+    vg_free(s->segs);
+}
+
+static void kvs_free(vg_rb_kv_t *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        str_free(&kv[i].key);
+        str_free(&kv[i].value);
+    }
+    vg_free(kv);
+}
+
+static void strs_free(vg_rb_str_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        str_free(&v[i]);
+    vg_free(v);
+}
+
+static void queries_free(vg_rb_query_t *q, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        str_free(&q[i].name);
+        str_free(&q[i].query);
+        vg_q_free(q[i].stmt);
+    }
+    vg_free(q);
+}
+
+static void rule_free(vg_rb_rule_t *r)
+{
+    str_free(&r->alert);
+    str_free(&r->expr);
+    str_free(&r->when);
+    str_free(&r->resolve_when);
+    kvs_free(r->labels, r->nlabels);
+    kvs_free(r->annotations, r->nannotations);
+    strs_free(r->notify, r->nnotify);
+    vg_q_free(r->stmt);
+    vg_q_expr_free(r->when_x);
+    vg_q_expr_free(r->resolve_x);
+}
+
+static void cause_free(vg_rb_cause_t *c)
+{
+    str_free(&c->name);
+    str_free(&c->check);
+    str_free(&c->when);
+    str_free(&c->mitigation);
+    str_free(&c->fallback);
+    vg_q_free(c->stmt);
+    vg_q_expr_free(c->when_x);
+}
+
+void vg_rb_free(vg_runbook_t *rb)
+{
+    if (!rb)
+        return;
+    vg_free(rb->path);
+    vg_rb_str_t *strs[] = {&rb->name,        &rb->title,      &rb->signal,
+                           &rb->description, &rb->escalation, &rb->url};
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        str_free(strs[i]);
+    strs_free(rb->notify, rb->nnotify);
+    for (size_t i = 0; i < rb->nrules; i++)
+        rule_free(&rb->rules[i]);
+    vg_free(rb->rules);
+    queries_free(rb->investigate, rb->ninvestigate);
+    queries_free(rb->samples, rb->nsamples);
+    for (size_t i = 0; i < rb->ncauses; i++)
+        cause_free(&rb->causes[i]);
+    vg_free(rb->causes);
+    vg_free(rb);
+}
+
+void vg_rb_set_free(vg_rb_set_t *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        vg_rb_free(s->v[i]);
+    vg_free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* ---------------------------------------------------------------- positions */
+
+static int is_cont(unsigned char c)
+{
+    return (c & 0xC0) == 0x80;
+}
+
+/* Code points in s[0..n). */
+static int cps(const char *s, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += !is_cont((unsigned char)s[i]);
+    return k;
+}
+
+vg_rb_pos_t vg_rb_str_pos_at(const vg_rb_str_t *s, size_t off)
+{
+    const vg_rb_seg_t *g = NULL;
+    for (size_t i = 0; i < s->nsegs && s->segs[i].off <= off; i++)
+        g = &s->segs[i];
+    if (!g || !s->s)
+        return s->pos;
+    vg_rb_pos_t p = g->pos;
+    p.column += cps(s->s + g->off, off - g->off);
+    return p;
+}
+
+vg_rb_pos_t vg_rb_str_pos(const vg_rb_str_t *s, int line, int column)
+{
+    if (!s->s || line < 1)
+        return s->pos;
+    const char *p = s->s;
+    for (int l = 1; l < line && *p; p++)
+        if (*p == '\n')
+            l++;
+    for (int c = 1; *p && *p != '\n';) {
+        if (c == column)
+            break;
+        p++;
+        c += !is_cont((unsigned char)*p);
+    }
+    return vg_rb_str_pos_at(s, (size_t)(p - s->s));
+}
+
+/* ------------------------------------------------------------- the loader */
+
+typedef struct ld {
+    const char *path;
+    const char *src;
+    size_t len;
+    size_t *line_off; /* byte offset of each source line (0-based) */
+    size_t nlines;
+    yaml_document_t doc;
+    vg_rb_diags_t *d;
+    int oom;
+} ld_t;
+
+static void diag(ld_t *L, vg_rb_pos_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void diag(ld_t *L, vg_rb_pos_t pos, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    size_t before = L->d->n;
+    vg_rb_diag_add(L->d, L->path, pos, "%s", msg);
+    if (L->d->n == before)
+        L->oom = 1;
+}
+
+static vg_rb_pos_t mark_pos(yaml_mark_t m)
+{
+    return (vg_rb_pos_t){(int)m.line + 1, (int)m.column + 1};
+}
+
+static vg_rb_pos_t node_pos(const yaml_node_t *n)
+{
+    return mark_pos(n->start_mark);
+}
+
+/* Byte offset in the source of a mark (libyaml counts columns in characters). */
+static size_t mark_off(const ld_t *L, yaml_mark_t m)
+{
+    if (m.line >= L->nlines)
+        return L->len;
+    size_t o = L->line_off[m.line];
+    for (size_t c = 0; c < m.column && o < L->len && L->src[o] != '\n'; c++) {
+        o++;
+        while (o < L->len && is_cont((unsigned char)L->src[o]))
+            o++;
+    }
+    return o;
+}
+
+static int index_lines(ld_t *L)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < L->len; i++)
+        n += L->src[i] == '\n';
+    L->line_off = vg_malloc(n * sizeof *L->line_off);
+    if (!L->line_off)
+        return VG_ENOMEM;
+    L->line_off[0] = 0;
+    L->nlines = 1;
+    for (size_t i = 0; i < L->len; i++)
+        if (L->src[i] == '\n')
+            L->line_off[L->nlines++] = i + 1;
+    return VG_OK;
+}
+
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int seg_push(vg_rb_str_t *s, size_t *cap, size_t off, vg_rb_pos_t pos)
+{
+    if (s->nsegs == *cap) {
+        size_t nc = *cap ? *cap * 2 : 4;
+        vg_rb_seg_t *v = vg_realloc(s->segs, nc * sizeof *v);
+        if (!v)
+            return VG_ENOMEM;
+        s->segs = v;
+        *cap = nc;
+    }
+    s->segs[s->nsegs++] = (vg_rb_seg_t){off, pos};
+    return VG_OK;
+}
+
+/*
+ * Align value v[0..vn) with the source between the content's start and end
+ * (see the file comment): equal bytes are mapped; source whitespace the
+ * value lacks (indentation, line breaks) and value whitespace the source
+ * lacks (a fold's space) are skipped; any other mismatch is an escape, whose
+ * source bytes are skipped.
+ */
+static size_t skip_indent(const ld_t *L, size_t j, size_t end, size_t indent, vg_rb_pos_t *at)
+{
+    for (size_t k = 0; k < indent && j < end && (L->src[j] == ' ' || L->src[j] == '\t'); k++) {
+        j++;
+        at->column++;
+    }
+    return j;
+}
+
+/* indent: how many blanks to skip at each source line's start (a block
+ * scalar's indentation; all of them for a flow scalar's continuation lines),
+ * so that spaces kept in the value are not matched with indentation. */
+static int align(const ld_t *L, vg_rb_str_t *s, size_t vn, size_t j, size_t end, vg_rb_pos_t at,
+                 size_t indent)
+{
+    const char *v = s->s;
+    size_t i = 0, cap = 0, last_i = (size_t)-1, last_j = (size_t)-1;
+    int last_line = 0;
+    if (at.column == 1)
+        j = skip_indent(L, j, end, indent, &at);
+    while (i < vn && j < end) {
+        if (v[i] == L->src[j]) {
+            if (i != last_i + 1 || j != last_j + 1 || at.line != last_line)
+                if (seg_push(s, &cap, i, at))
+                    return VG_ENOMEM;
+            last_i = i++;
+            last_j = j;
+            last_line = at.line;
+        } else if (!is_ws(L->src[j]) && is_ws(v[i])) {
+            i++;
+            continue;
+        }
+        /* advance the source by one character */
+        if (L->src[j] == '\n') {
+            at.line++;
+            at.column = 1;
+            j = skip_indent(L, j + 1, end, indent, &at) - 1;
+        } else if (j + 1 < L->len && !is_cont((unsigned char)L->src[j + 1])) {
+            at.column++;
+        }
+        j++;
+    }
+    return VG_OK;
+}
+
+/* A block scalar's indentation: that of its first non-blank line. */
+static size_t block_indent(const ld_t *L, size_t j, size_t end)
+{
+    size_t best = 0;
+    while (j < end) {
+        size_t k = 0;
+        while (j + k < end && L->src[j + k] == ' ')
+            k++;
+        if (j + k < end && L->src[j + k] != '\n' && L->src[j + k] != '\r')
+            return k;
+        best = k > best ? k : best;
+        while (j < end && L->src[j] != '\n')
+            j++;
+        j++;
+    }
+    return best;
+}
+
+/* Fill s->segs, s->pos and s->lines for scalar node n whose value is s->s. */
+static int scalar_map(const ld_t *L, const yaml_node_t *n, vg_rb_str_t *s, size_t vn)
+{
+    yaml_scalar_style_t st = n->data.scalar.style;
+    size_t j = mark_off(L, n->start_mark), end = mark_off(L, n->end_mark);
+    vg_rb_pos_t at = node_pos(n);
+    size_t indent = (size_t)-1;
+    if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
+        j++;
+        at.column++;
+        if (end > j)
+            end--;
+    } else if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE) {
+        while (j < end && L->src[j] != '\n')
+            j++;
+        j++;
+        at.line++;
+        at.column = 1;
+        indent = block_indent(L, j, end);
+    }
+    s->pos = at;
+    if (align(L, s, vn, j, end, at, indent))
+        return VG_ENOMEM;
+    if (s->nsegs)
+        s->pos = s->segs[0].pos;
+    size_t nl = 1;
+    for (size_t i = 0; i < vn; i++)
+        nl += s->s[i] == '\n' && i + 1 < vn;
+    s->lines = vg_malloc(nl * sizeof *s->lines);
+    if (!s->lines)
+        return VG_ENOMEM;
+    s->nlines = 0;
+    s->lines[s->nlines++] = s->pos;
+    for (size_t i = 0; i + 1 < vn; i++)
+        if (s->s[i] == '\n')
+            s->lines[s->nlines++] = vg_rb_str_pos_at(s, i + 1);
+    return VG_OK;
+}
+
+/* ------------------------------------------------------------ node readers */
+
+static const char *kind_name(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "a string";
+    }
+}
+
+static int is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return 0;
+    const char *v = (const char *)n->data.scalar.value;
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
+}
+
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+/* A string value; a null leaves out->s NULL (absent). */
+static int read_str(ld_t *L, const yaml_node_t *n, const char *what, vg_rb_str_t *out)
+{
+    out->pos = node_pos(n);
+    if (n->type != YAML_SCALAR_NODE) {
+        diag(L, out->pos, "expected a string for '%s', found %s", what, kind_name(n));
+        return VG_OK;
+    }
+    if (is_null(n))
+        return VG_OK;
+    out->s = vg_strndup(scalar(n), n->data.scalar.length);
+    if (!out->s)
+        return VG_ENOMEM;
+    return scalar_map(L, n, out, strlen(out->s));
+}
+
+static yaml_node_t *node(ld_t *L, int id)
+{
+    return yaml_document_get_node(&L->doc, id);
+}
+
+static int too_many(ld_t *L, const yaml_node_t *n, size_t k, const char *what)
+{
+    if (k <= VG_RB_MAX_ITEMS)
+        return 0;
+    diag(L, node_pos(n), "%s has %zu entries, more than the limit of %u", what, k, VG_RB_MAX_ITEMS);
+    return 1;
+}
+
+/* A list of strings (a single string is a list of one). */
+static int read_strs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_str_t **out, size_t *nout)
+{
+    if (is_null(n))
+        return VG_OK;
+    if (n->type == YAML_SCALAR_NODE) {
+        if (!(*out = vg_calloc(1, sizeof **out)))
+            return VG_ENOMEM;
+        *nout = 1;
+        return read_str(L, n, what, *out);
+    }
+    if (n->type != YAML_SEQUENCE_NODE) {
+        diag(L, node_pos(n), "expected a list of names for '%s', found %s", what, kind_name(n));
+        return VG_OK;
+    }
+    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!k || too_many(L, n, k, what))
+        return VG_OK;
+    if (!(*out = vg_calloc(k, sizeof **out)))
+        return VG_ENOMEM;
+    *nout = k;
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *it = node(L, n->data.sequence.items.start[i]);
+        int rc = read_str(L, it, what, &(*out)[i]);
+        if (rc)
+            return rc;
+        if (!(*out)[i].s && it->type == YAML_SCALAR_NODE)
+            diag(L, node_pos(it), "empty name in '%s'", what);
+    }
+    return VG_OK;
+}
+
+/* Check a mapping's keys for kind and duplicates; returns how many pairs. */
+static size_t map_pairs(ld_t *L, const yaml_node_t *n, const char *what)
+{
+    size_t k = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_t *key = node(L, n->data.mapping.pairs.start[i].key);
+        if (key->type != YAML_SCALAR_NODE) {
+            diag(L, node_pos(key), "a key in %s must be a string, found %s", what, kind_name(key));
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            yaml_node_t *prev = node(L, n->data.mapping.pairs.start[j].key);
+            if (prev->type == YAML_SCALAR_NODE && !strcmp(scalar(prev), scalar(key))) {
+                diag(L, node_pos(key), "duplicate key '%s' in %s (first at line %d)", scalar(key),
+                     what, node_pos(prev).line);
+                break;
+            }
+        }
+    }
+    return k;
+}
+
+/* A mapping of string to string (labels, annotations). */
+static int read_kvs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_kv_t **out, size_t *nout)
+{
+    if (is_null(n))
+        return VG_OK;
+    if (n->type != YAML_MAPPING_NODE) {
+        diag(L, node_pos(n), "expected a mapping for '%s', found %s", what, kind_name(n));
+        return VG_OK;
+    }
+    size_t k = map_pairs(L, n, what);
+    if (!k || too_many(L, n, k, what))
+        return VG_OK;
+    if (!(*out = vg_calloc(k, sizeof **out)))
+        return VG_ENOMEM;
+    *nout = k;
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        int rc = read_str(L, node(L, p->key), what, &(*out)[i].key);
+        if (!rc)
+            rc = read_str(L, node(L, p->value), what, &(*out)[i].value);
+        if (rc)
+            return rc;
+    }
+    return VG_OK;
+}
+
+/* A duration; "0" alone is allowed (no unit needed for nothing). */
+static void read_dur(ld_t *L, const yaml_node_t *n, const char *what, int64_t *out)
+{
+    if (n->type != YAML_SCALAR_NODE) {
+        diag(L, node_pos(n), "expected a duration for '%s', found %s", what, kind_name(n));
+        return;
+    }
+    const char *v = scalar(n);
+    vg_error_t e = {0};
+    if (!strcmp(v, "0")) {
+        *out = 0;
+    } else if (vg_duration_parse(v, out, &e) != VG_OK) {
+        diag(L, node_pos(n), "bad duration '%s' for '%s' (write it as 30s, 10m, 1h30m, 7d)", v,
+             what);
+    }
+}
+
+static void read_nodata(ld_t *L, const yaml_node_t *n, vg_rb_nodata_t *out)
+{
+    static const char *const names[] = {"keep_state", "ok", "alert"};
+    if (n->type != YAML_SCALAR_NODE) {
+        diag(L, node_pos(n), "expected one of ok, keep_state, alert for 'no_data', found %s",
+             kind_name(n));
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(scalar(n), names[i])) {
+            *out = (vg_rb_nodata_t)i;
+            return;
+        }
+    const char *s = vg_q_suggest(scalar(n), names, 3);
+    diag(L, node_pos(n), "bad no_data '%s': use ok, keep_state or alert%s%s%s", scalar(n),
+         s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
+}
+
+/* ------------------------------------------------------- the key schemas */
+
+typedef enum ftype {
+    F_STR,     /* vg_rb_str_t at off */
+    F_STRS,    /* vg_rb_str_t * at off, count at noff */
+    F_KVS,     /* vg_rb_kv_t * at off, count at noff */
+    F_DUR,     /* int64_t at off */
+    F_NODATA,  /* vg_rb_nodata_t at off */
+    F_OBJS,    /* a list of sub-schema objects: pointer at off, count at noff */
+    F_SAMPLES, /* a mapping name -> query into vg_rb_query_t * at off, count at noff */
+} ftype_t;
+
+typedef struct schema schema_t;
+typedef struct field {
+    const char *key;
+    ftype_t type;
+    size_t off, noff;
+    const schema_t *sub;
+    int required;
+} field_t;
+
+struct schema {
+    const char *what;
+    const field_t *f;
+    size_t n;
+    size_t size;
+};
+
+#define OFF(T, m) offsetof(T, m)
+#define STR(T, k, req)                                                                             \
+    {                                                                                              \
+#k, F_STR, OFF(T, k), 0, NULL, req                                                         \
+    }
+#define LIST(T, k, m, n, t, sub, req)                                                              \
+    {                                                                                              \
+        k, t, OFF(T, m), OFF(T, n), sub, req                                                       \
+    }
+
+static const field_t rule_fields[] = {
+    STR(vg_rb_rule_t, alert, 1),
+    STR(vg_rb_rule_t, expr, 1),
+    STR(vg_rb_rule_t, when, 1),
+    STR(vg_rb_rule_t, resolve_when, 0),
+    {"for", F_DUR, OFF(vg_rb_rule_t, for_ns), 0, NULL, 0},
+    {"keep_firing_for", F_DUR, OFF(vg_rb_rule_t, keep_firing_ns), 0, NULL, 0},
+    {"every", F_DUR, OFF(vg_rb_rule_t, every_ns), 0, NULL, 0},
+    {"no_data", F_NODATA, OFF(vg_rb_rule_t, no_data), 0, NULL, 0},
+    LIST(vg_rb_rule_t, "labels", labels, nlabels, F_KVS, NULL, 0),
+    LIST(vg_rb_rule_t, "annotations", annotations, nannotations, F_KVS, NULL, 0),
+    LIST(vg_rb_rule_t, "notify", notify, nnotify, F_STRS, NULL, 0),
+};
+static const schema_t rule_schema = {
+    "rule", rule_fields, sizeof rule_fields / sizeof rule_fields[0], sizeof(vg_rb_rule_t)};
+
+static const field_t query_fields[] = {
+    STR(vg_rb_query_t, name, 1),
+    STR(vg_rb_query_t, query, 1),
+};
+static const schema_t query_schema = {"investigate entry", query_fields, 2, sizeof(vg_rb_query_t)};
+
+static const field_t cause_fields[] = {
+    STR(vg_rb_cause_t, name, 1),       STR(vg_rb_cause_t, check, 0),    STR(vg_rb_cause_t, when, 0),
+    STR(vg_rb_cause_t, mitigation, 1), STR(vg_rb_cause_t, fallback, 0),
+};
+static const schema_t cause_schema = {"cause", cause_fields, 5, sizeof(vg_rb_cause_t)};
+
+static const field_t rb_fields[] = {
+    STR(vg_runbook_t, name, 1),
+    STR(vg_runbook_t, title, 0),
+    STR(vg_runbook_t, signal, 1),
+    STR(vg_runbook_t, description, 0),
+    LIST(vg_runbook_t, "notify", notify, nnotify, F_STRS, NULL, 0),
+    LIST(vg_runbook_t, "rules", rules, nrules, F_OBJS, &rule_schema, 1),
+    LIST(vg_runbook_t, "investigate", investigate, ninvestigate, F_OBJS, &query_schema, 0),
+    LIST(vg_runbook_t, "samples", samples, nsamples, F_SAMPLES, NULL, 0),
+    LIST(vg_runbook_t, "causes", causes, ncauses, F_OBJS, &cause_schema, 0),
+    STR(vg_runbook_t, escalation, 0),
+    STR(vg_runbook_t, url, 0),
+};
+static const schema_t rb_schema = {"runbook", rb_fields, sizeof rb_fields / sizeof rb_fields[0],
+                                   sizeof(vg_runbook_t)};
+
+static int read_obj(ld_t *L, yaml_node_t *n, const schema_t *sc, void *obj);
+
+static void init_obj(const schema_t *sc, void *obj)
+{
+    if (sc == &rule_schema)
+        ((vg_rb_rule_t *)obj)->every_ns = 60 * (int64_t)VG_NS_PER_SEC;
+}
+
+static int read_objs(ld_t *L, yaml_node_t *n, const field_t *f, void *obj)
+{
+    if (is_null(n))
+        return VG_OK;
+    if (n->type != YAML_SEQUENCE_NODE) {
+        diag(L, node_pos(n), "expected a list for '%s', found %s", f->key, kind_name(n));
+        return VG_OK;
+    }
+    size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!k || too_many(L, n, k, f->key))
+        return VG_OK;
+    char *arr = vg_calloc(k, f->sub->size);
+    if (!arr)
+        return VG_ENOMEM;
+    *(void **)((char *)obj + f->off) = arr;
+    *(size_t *)((char *)obj + f->noff) = k;
+    for (size_t i = 0; i < k; i++) {
+        init_obj(f->sub, arr + i * f->sub->size);
+        int rc =
+            read_obj(L, node(L, n->data.sequence.items.start[i]), f->sub, arr + i * f->sub->size);
+        if (rc)
+            return rc;
+    }
+    return VG_OK;
+}
+
+static int read_samples(ld_t *L, yaml_node_t *n, vg_rb_query_t **out, size_t *nout)
+{
+    if (is_null(n))
+        return VG_OK;
+    if (n->type != YAML_MAPPING_NODE) {
+        diag(L, node_pos(n), "expected a mapping of name: query for 'samples', found %s",
+             kind_name(n));
+        return VG_OK;
+    }
+    size_t k = map_pairs(L, n, "samples");
+    if (!k || too_many(L, n, k, "samples"))
+        return VG_OK;
+    if (!(*out = vg_calloc(k, sizeof **out)))
+        return VG_ENOMEM;
+    *nout = k;
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        vg_rb_query_t *q = &(*out)[i];
+        int rc = read_str(L, node(L, p->key), "samples", &q->name);
+        if (!rc)
+            rc = read_str(L, node(L, p->value), "samples", &q->query);
+        if (rc)
+            return rc;
+        if (!q->query.s && node(L, p->value)->type == YAML_SCALAR_NODE)
+            diag(L, q->query.pos, "sample '%s' has no query", q->name.s ? q->name.s : "");
+    }
+    return VG_OK;
+}
+
+static int read_field(ld_t *L, yaml_node_t *v, const field_t *f, void *obj)
+{
+    char *base = obj;
+    switch (f->type) {
+    case F_STR:
+        return read_str(L, v, f->key, (vg_rb_str_t *)(base + f->off));
+    case F_STRS:
+        return read_strs(L, v, f->key, (vg_rb_str_t **)(base + f->off), (size_t *)(base + f->noff));
+    case F_KVS:
+        return read_kvs(L, v, f->key, (vg_rb_kv_t **)(base + f->off), (size_t *)(base + f->noff));
+    case F_DUR:
+        read_dur(L, v, f->key, (int64_t *)(base + f->off));
+        return VG_OK;
+    case F_NODATA:
+        read_nodata(L, v, (vg_rb_nodata_t *)(base + f->off));
+        return VG_OK;
+    case F_OBJS:
+        return read_objs(L, v, f, obj);
+    case F_SAMPLES:
+        return read_samples(L, v, (vg_rb_query_t **)(base + f->off), (size_t *)(base + f->noff));
+    }
+    return VG_OK;
+}
+
+static void unknown_key(ld_t *L, const yaml_node_t *key, const schema_t *sc)
+{
+    const char *names[32];
+    size_t n = sc->n < 32 ? sc->n : 32;
+    char known[512] = "";
+    for (size_t i = 0; i < n; i++) {
+        names[i] = sc->f[i].key;
+        size_t l = strlen(known);
+        snprintf(known + l, sizeof known - l, "%s%s", i ? ", " : "", names[i]);
+    }
+    const char *s = vg_q_suggest(scalar(key), names, n);
+    if (s)
+        diag(L, node_pos(key), "unknown key '%s' in %s (did you mean '%s'?)", scalar(key), sc->what,
+             s);
+    else
+        diag(L, node_pos(key), "unknown key '%s' in %s (known keys: %s)", scalar(key), sc->what,
+             known);
+}
+
+/* A required key that is absent or null. */
+static void check_required(ld_t *L, const yaml_node_t *n, const schema_t *sc, const void *obj,
+                           const yaml_node_t *const *seen)
+{
+    for (size_t i = 0; i < sc->n; i++) {
+        const field_t *f = &sc->f[i];
+        if (!f->required)
+            continue;
+        const char *p = (const char *)obj + f->off;
+        int empty = f->type == F_STR ? !((const vg_rb_str_t *)p)->s
+                                     : !*(const size_t *)((const char *)obj + f->noff);
+        if (!empty)
+            continue;
+        if (!seen[i])
+            diag(L, node_pos(n), "missing required key '%s' in %s", f->key, sc->what);
+        else if (is_null(seen[i]) || (f->type == F_OBJS && seen[i]->type == YAML_SEQUENCE_NODE))
+            diag(L, node_pos(seen[i]), "'%s' in %s must not be empty", f->key, sc->what);
+    }
+}
+
+static int read_obj(ld_t *L, yaml_node_t *n, const schema_t *sc, void *obj)
+{
+    if (n->type != YAML_MAPPING_NODE) {
+        diag(L, node_pos(n), "expected a mapping for the %s, found %s", sc->what, kind_name(n));
+        return VG_OK;
+    }
+    const yaml_node_t *seen[32] = {0};
+    assert(sc->n <= sizeof seen / sizeof seen[0]);
+    size_t k = map_pairs(L, n, sc->what);
+    for (size_t i = 0; i < k; i++) {
+        yaml_node_pair_t *p = &n->data.mapping.pairs.start[i];
+        yaml_node_t *key = node(L, p->key), *v = node(L, p->value);
+        if (key->type != YAML_SCALAR_NODE)
+            continue;
+        size_t fi = 0;
+        while (fi < sc->n && strcmp(sc->f[fi].key, scalar(key)))
+            fi++;
+        if (fi == sc->n) {
+            unknown_key(L, key, sc);
+            continue;
+        }
+        if (seen[fi])
+            continue; /* a duplicate, reported by map_pairs */
+        seen[fi] = v;
+        int rc = read_field(L, v, &sc->f[fi], obj);
+        if (rc)
+            return rc;
+    }
+    check_required(L, n, sc, obj, seen);
+    return VG_OK;
+}
+
+/* ------------------------------------------------------- value checks */
+
+static int name_ok(const char *s, int runbook)
+{
+    if (runbook) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+            return 0;
+        for (s++; *s; s++)
+            if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+                return 0;
+        return 1;
+    }
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_'))
+        return 0;
+    for (s++; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return 0;
+    return 1;
+}
+
+static void check_signal(ld_t *L, const vg_rb_str_t *s)
+{
+    if (!s->s)
+        return;
+    size_t n = 0;
+    while (vg_rb_signals[n])
+        n++;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s->s, vg_rb_signals[i]))
+            return;
+    const char *g = vg_q_suggest(s->s, vg_rb_signals, n);
+    diag(L, s->pos,
+         "unknown signal '%s'%s%s%s; the signals: latency, length, refusal, quality, cost, "
+         "tool, injection",
+         s->s, g ? " (did you mean '" : "", g ? g : "", g ? "'?)" : "");
+}
+
+static void check_rule(ld_t *L, const vg_runbook_t *rb, size_t i)
+{
+    const vg_rb_rule_t *r = &rb->rules[i];
+    if (r->alert.s && !name_ok(r->alert.s, 0))
+        diag(L, r->alert.pos,
+             "bad alert name '%s': use letters, digits and '_', not starting "
+             "with a digit",
+             r->alert.s);
+    if (r->every_ns <= 0)
+        diag(L, r->alert.pos, "rule '%s': every must be longer than 0",
+             r->alert.s ? r->alert.s : "");
+    for (size_t k = 0; k < r->nlabels; k++)
+        if (r->labels[k].key.s && !name_ok(r->labels[k].key.s, 0))
+            diag(L, r->labels[k].key.pos, "bad label name '%s': use letters, digits and '_'",
+                 r->labels[k].key.s);
+    for (size_t j = 0; j < i && r->alert.s; j++)
+        if (rb->rules[j].alert.s && !strcmp(rb->rules[j].alert.s, r->alert.s)) {
+            diag(L, r->alert.pos, "duplicate rule name '%s' (first at line %d)", r->alert.s,
+                 rb->rules[j].alert.pos.line);
+            break;
+        }
+}
+
+static void check_values(ld_t *L, const vg_runbook_t *rb)
+{
+    if (rb->name.s && !name_ok(rb->name.s, 1))
+        diag(L, rb->name.pos,
+             "bad runbook name '%s': use lower-case letters, digits, '-' and '_', starting "
+             "with a letter or digit",
+             rb->name.s);
+    check_signal(L, &rb->signal);
+    for (size_t i = 0; i < rb->nrules; i++)
+        check_rule(L, rb, i);
+    for (size_t i = 0; i < rb->ncauses; i++) {
+        const vg_rb_cause_t *c = &rb->causes[i];
+        if (c->when.s && !c->check.s)
+            diag(L, c->when.pos, "cause '%s' has a when but no check query to test it on",
+                 c->name.s ? c->name.s : "");
+    }
+}
+
+/* ------------------------------------------------------------ one file */
+
+static int read_file(const char *path, char **buf, size_t *len, vg_rb_diags_t *d)
+{
+    vg_rb_pos_t none = {0, 0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        vg_rb_diag_add(d, path, none, "cannot read: %s", strerror(errno));
+        return VG_EIO;
+    }
+    char *b = vg_malloc(VG_RB_MAX_FILE + 2);
+    if (!b) {
+        fclose(f);
+        return VG_ENOMEM;
+    }
+    size_t n = fread(b, 1, VG_RB_MAX_FILE + 1, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        vg_rb_diag_add(d, path, none, "cannot read: %s", strerror(errno ? errno : EIO));
+        vg_free(b);
+        return VG_EIO;
+    }
+    if (n > VG_RB_MAX_FILE) {
+        vg_rb_diag_add(d, path, none, "file is larger than the limit of %u bytes for a runbook",
+                       VG_RB_MAX_FILE);
+        vg_free(b);
+        return VG_EPARSE;
+    }
+    b[n] = '\0';
+    *buf = b;
+    *len = n;
+    return VG_OK;
+}
+
+static int parse_doc(ld_t *L)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return VG_ENOMEM;
+    yaml_parser_set_input_string(&p, (const unsigned char *)L->src, L->len);
+    int ok = yaml_parser_load(&p, &L->doc);
+    if (!ok) {
+        if (p.error == YAML_MEMORY_ERROR) {
+            yaml_parser_delete(&p);
+            return VG_ENOMEM;
+        }
+        vg_rb_pos_t at = mark_pos(p.problem_mark);
+        if (p.context)
+            diag(L, at, "YAML syntax error: %s %s (line %d)", p.problem ? p.problem : "error",
+                 p.context, (int)p.context_mark.line + 1);
+        else
+            diag(L, at, "YAML syntax error: %s", p.problem ? p.problem : "error");
+    }
+    yaml_parser_delete(&p);
+    return ok ? VG_OK : VG_EPARSE;
+}
+
+static int load_doc(ld_t *L, vg_runbook_t *rb)
+{
+    yaml_node_t *root = yaml_document_get_root_node(&L->doc);
+    vg_rb_pos_t first = {1, 1};
+    if (!root || is_null(root)) {
+        diag(L, first, "empty file: a runbook needs at least name, signal and rules");
+        return VG_OK;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        diag(L, node_pos(root),
+             "a runbook is a mapping of keys (name, signal, rules, ...), "
+             "found %s",
+             kind_name(root));
+        return VG_OK;
+    }
+    int rc = read_obj(L, root, &rb_schema, rb);
+    if (!rc)
+        check_values(L, rb);
+    return rc;
+}
+
+/*
+ * partial: also hand out a runbook whose file parsed as YAML but had other
+ * problems (returning VG_EPARSE), so that a checker can compile it too.
+ */
+static int load_file(const char *path, vg_runbook_t **out, vg_rb_diags_t *d, int partial)
+{
+    vg_rb_diags_t own = {0};
+    ld_t L = {.path = path, .d = d ? d : &own};
+    size_t before = L.d->n;
+    char *buf = NULL;
+    int rc = read_file(path, &buf, &L.len, L.d), parsed = 0;
+    if (rc)
+        return rc;
+    L.src = buf;
+    if (L.len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+        L.src += 3; /* a BOM is no column of the first line */
+        L.len -= 3;
+    }
+    vg_runbook_t *rb = vg_calloc(1, sizeof *rb);
+    if (!rb || !(rb->path = vg_strdup(path)) || index_lines(&L)) {
+        rc = VG_ENOMEM;
+        goto done;
+    }
+    rc = parse_doc(&L);
+    if (rc == VG_OK) {
+        parsed = 1;
+        rc = load_doc(&L, rb);
+        yaml_document_delete(&L.doc);
+    }
+    if (rc == VG_OK && L.oom)
+        rc = VG_ENOMEM;
+    if (rc == VG_OK && L.d->n > before)
+        rc = VG_EPARSE;
+done:
+    if (rc == VG_OK || (rc == VG_EPARSE && partial && parsed)) {
+        *out = rb;
+    } else {
+        vg_rb_free(rb);
+    }
+    vg_free(L.line_off);
+    vg_free(buf);
+    vg_rb_diags_free(&own);
+    return rc;
+}
+
+int vg_rb_load(const char *path, vg_runbook_t **out, vg_rb_diags_t *d)
+{
+    return load_file(path, out, d, 0);
+}
+
+/* ------------------------------------------------------------ many files */
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int yaml_name(const char *n)
+{
+    size_t l = strlen(n);
+    return n[0] != '.' &&
+           ((l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml")));
+}
+
+/* The *.yaml and *.yml files of dir, sorted. Ownership: vg_free each and the array. */
+static int list_dir(const char *dir, char ***out, size_t *nout, vg_rb_diags_t *d)
+{
+    DIR *D = opendir(dir);
+    if (!D) {
+        vg_rb_diag_add(d, dir, (vg_rb_pos_t){0, 0}, "cannot read folder: %s", strerror(errno));
+        return VG_EIO;
+    }
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int rc = VG_OK;
+    for (struct dirent *e; (e = readdir(D));) {
+        if (!yaml_name(e->d_name))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nv = vg_realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                rc = VG_ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        size_t l = strlen(dir) + strlen(e->d_name) + 2;
+        if (!(v[n] = vg_malloc(l))) {
+            rc = VG_ENOMEM;
+            break;
+        }
+        int slash = dir[0] && dir[strlen(dir) - 1] == '/';
+        snprintf(v[n++], l, "%s%s%s", dir, slash ? "" : "/", e->d_name);
+    }
+    closedir(D);
+    if (n)
+        qsort(v, n, sizeof *v, by_name);
+    *out = v;
+    *nout = n;
+    return rc;
+}
+
+static int set_push(vg_rb_set_t *s, vg_runbook_t *rb, size_t *cap)
+{
+    if (s->n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        vg_runbook_t **v = vg_realloc(s->v, nc * sizeof *v);
+        if (!v)
+            return VG_ENOMEM;
+        s->v = v;
+        *cap = nc;
+    }
+    s->v[s->n++] = rb;
+    return VG_OK;
+}
+
+/* Rule names are alert identities: one name, one rule, across the set. */
+static int check_unique(const vg_rb_set_t *s, vg_rb_diags_t *d)
+{
+    int dup = 0;
+    for (size_t a = 0; a < s->n; a++)
+        for (size_t i = 0; i < s->v[a]->nrules; i++) {
+            const vg_rb_str_t *x = &s->v[a]->rules[i].alert;
+            for (size_t b = 0; b < a; b++)
+                for (size_t j = 0; j < s->v[b]->nrules; j++) {
+                    const vg_rb_str_t *y = &s->v[b]->rules[j].alert;
+                    if (x->s && y->s && !strcmp(x->s, y->s)) {
+                        vg_rb_diag_add(d, s->v[a]->path, x->pos,
+                                       "duplicate rule name '%s' (also in %s:%d:%d)", x->s,
+                                       s->v[b]->path, y->pos.line, y->pos.column);
+                        dup = 1;
+                    }
+                }
+        }
+    return dup;
+}
+
+static int load_one(const char *path, vg_rb_set_t *s, size_t *cap, vg_rb_diags_t *d, int *bad)
+{
+    vg_runbook_t *rb = NULL;
+    int rc = load_file(path, &rb, d, 1);
+    if (rc == VG_ENOMEM)
+        return rc;
+    if (rc)
+        *bad = 1;
+    if (rb && set_push(s, rb, cap)) {
+        vg_rb_free(rb);
+        return VG_ENOMEM;
+    }
+    return VG_OK;
+}
+
+static int load_path(const char *p, vg_rb_set_t *s, size_t *cap, vg_rb_diags_t *d, int *bad)
+{
+    struct stat st;
+    if (stat(p, &st) != 0) {
+        vg_rb_diag_add(d, p, (vg_rb_pos_t){0, 0}, "cannot read: %s", strerror(errno));
+        *bad = 1;
+        return VG_OK;
+    }
+    if (!S_ISDIR(st.st_mode))
+        return load_one(p, s, cap, d, bad);
+    char **files = NULL;
+    size_t nf = 0;
+    int rc = list_dir(p, &files, &nf, d);
+    if (rc == VG_EIO) {
+        *bad = 1;
+        rc = VG_OK;
+    }
+    for (size_t i = 0; i < nf; i++) {
+        if (rc == VG_OK)
+            rc = load_one(files[i], s, cap, d, bad);
+        vg_free(files[i]);
+    }
+    vg_free(files);
+    return rc;
+}
+
+int vg_rb_load_all(const char *const *paths, size_t n, vg_rb_set_t *out, vg_rb_diags_t *d)
+{
+    vg_rb_set_t s = {0};
+    size_t cap = 0, before = d ? d->n : 0;
+    int bad = 0, rc = VG_OK;
+    for (size_t i = 0; i < n && rc == VG_OK; i++)
+        rc = load_path(paths[i], &s, &cap, d, &bad);
+    if (rc != VG_OK) {
+        vg_rb_set_free(&s);
+        return rc;
+    }
+    if (check_unique(&s, d) || bad || (d && d->n > before))
+        rc = VG_EPARSE;
+    *out = s;
+    return rc;
+}
+
+int vg_rb_load_paths(const char *const *paths, size_t n, vg_rb_set_t *out, vg_rb_diags_t *d)
+{
+    vg_rb_set_t s = {0};
+    int rc = vg_rb_load_all(paths, n, &s, d);
+    if (rc != VG_OK) {
+        vg_rb_set_free(&s);
+        return rc;
+    }
+    *out = s;
+    return VG_OK;
+}
