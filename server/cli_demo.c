@@ -1,8 +1,11 @@
 /*
- * cli_demo.c: `vigil demo`: simulate a day of LLM traffic, ingest it into a
- * fresh temporary folder and show what was stored. (Rules and alerts come
- * with the runbooks; until then this shows the storage side.)
+ * cli_demo.c: `vigil demo`: the whole loop on one machine, in a fresh
+ * temporary folder: simulate eight days of LLM traffic with an incident in
+ * the last day, ingest it, replay the shipped runbooks over the last day
+ * exactly as vigild would have run them, and print each alert as the
+ * on-call engineer receives it. `--webhook URL` also delivers them.
  */
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,125 +14,265 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_alerts.h"
 #include "simulate.h"
 
-static int ingest_sim(vg_db_t *db, vg_sim_t *sim, uint64_t *rows, uint64_t *bytes)
+#define DAY (86400 * VG_NS_PER_SEC)
+
+typedef struct demo_args {
+    const char *incident, *at, *webhook, *runbooks, *rate, *step, *seed;
+    int keep, quiet;
+} demo_args_t;
+
+static const char usage[] =
+    "usage: vigil demo [--incident NAME] [--at OFFSET] [--webhook URL] [options]\n"
+    "Simulate eight days of LLM traffic with an incident in the last day, store it in a\n"
+    "fresh temporary folder, replay the shipped runbooks over the last day as vigild\n"
+    "would have run them, and print each alert as the on-call engineer receives it.\n"
+    "  --incident NAME  the scenario [verbose_prompt]; none for a quiet week; one of\n"
+    "                   verbose_prompt model_update over_refusal guardrail_off\n"
+    "                   empty_retrieval tool_timeouts kv_pressure prompt_injection agent_loop\n"
+    "  --at OFFSET      when it starts, from the start of the last day [14h]\n"
+    "  --webhook URL    also POST each notification there (Alertmanager's webhook JSON)\n"
+    "  --runbooks PATH  the runbooks to run [the shipped ones]\n"
+    "  --rate R         mean requests per second [4]\n"
+    "  --step D         evaluation step of the replay [1m]\n"
+    "  --seed N         the simulation's seed [1]\n"
+    "  --keep           keep the folder (to explore it with `vigil shell`)\n";
+
+static int parse(int argc, char **argv, demo_args_t *a)
 {
+    for (int i = 1; i < argc; i++) {
+        const char **opt = !strcmp(argv[i], "--incident")   ? &a->incident
+                           : !strcmp(argv[i], "--at")       ? &a->at
+                           : !strcmp(argv[i], "--webhook")  ? &a->webhook
+                           : !strcmp(argv[i], "--runbooks") ? &a->runbooks
+                           : !strcmp(argv[i], "--rate")     ? &a->rate
+                           : !strcmp(argv[i], "--step")     ? &a->step
+                           : !strcmp(argv[i], "--seed")     ? &a->seed
+                                                            : NULL;
+        if (opt && i + 1 < argc) {
+            *opt = argv[++i];
+        } else if (!strcmp(argv[i], "--keep")) {
+            a->keep = 1;
+        } else {
+            fprintf(stderr, "vigil demo: %s '%s'\n\n%s", opt ? "missing value for" : "unknown option",
+                    argv[i], usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The shipped runbooks: $VIGIL_RUNBOOKS, the installed copy, the source tree. */
+static const char *runbooks_dir(const demo_args_t *a)
+{
+    if (a->runbooks)
+        return a->runbooks;
+    const char *env = getenv("VIGIL_RUNBOOKS");
+    if (env && *env)
+        return env;
+    if (access(VG_RUNBOOKS_INSTALL_DIR, R_OK) == 0)
+        return VG_RUNBOOKS_INSTALL_DIR;
+    return VG_RUNBOOKS_SOURCE_DIR;
+}
+
+static int ingest(vg_db_t *db, const vg_sim_opts_t *o, uint64_t *rows)
+{
+    vg_sim_t *sim;
+    vg_error_t err = {0};
     size_t cap = 4u << 20, len;
     char *buf = malloc(cap);
-    int more = buf != NULL, rc = buf ? VG_OK : VG_ENOMEM;
-    vg_error_t err = {0};
-    while (more && rc == VG_OK) {
+    int rc = buf ? vg_sim_create(o, &sim, &err) : VG_ENOMEM;
+    if (rc) {
+        free(buf);
+        fprintf(stderr, "vigil demo: %s\n", err.msg);
+        return rc;
+    }
+    for (int more = 1; more && rc == VG_OK;) {
         more = vg_sim_next(sim, buf, cap, &len);
         vg_write_result_t res;
         rc = vg_db_write_lp(db, buf, len, NULL, &res, &err);
         *rows += res.rows;
-        *bytes += len;
-        if (res.rejected)
-            fprintf(stderr, "demo: %llu lines rejected (first: line %llu: %s)\n",
-                    (unsigned long long)res.rejected,
-                    (unsigned long long)(res.nerrors ? res.errors[0].lineno : 0),
-                    res.nerrors ? res.errors[0].reason : "");
         vg_write_result_free(&res);
     }
-    if (rc)
-        fprintf(stderr, "demo: %s\n", err.msg);
+    vg_sim_destroy(sim);
     free(buf);
+    if (rc == VG_OK)
+        rc = vg_db_flush(db, &err);
+    if (rc)
+        fprintf(stderr, "vigil demo: %s\n", err.msg);
     return rc;
 }
 
-static void show_rows(vg_db_t *db, const char *table, int n)
+typedef struct show {
+    int64_t incident_at; /* 0 without one */
+    size_t fired;
+} show_t;
+
+static void on_event(void *ctx, const vg_rule_event_t *ev)
 {
-    vg_rows_t *r;
-    if (vg_rows_open(db, table, INT64_MIN, INT64_MAX, &r, NULL) != VG_OK)
-        return;
-    vg_row_t row;
-    printf("\nfirst rows of %s:\n", table);
-    for (int i = 0; i < n && vg_rows_next(r, &row, NULL) == 1; i++) {
-        time_t s = (time_t)(row.ts / VG_NS_PER_SEC);
-        struct tm tm;
-        gmtime_r(&s, &tm);
-        char when[32];
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        printf("  %s", when);
-        for (size_t k = 0; k < row.ntags && k < 6; k++)
-            printf(" %s=%s", row.tag_keys[k], row.tag_vals[k]);
-        for (size_t k = 0; k < row.nfields && k < 5; k++) {
-            const vg_value_t *v = &row.field_vals[k];
-            switch (row.field_types[k]) {
-            case VG_TYPE_FLOAT: printf(" %s=%g", row.field_keys[k], v->f); break;
-            case VG_TYPE_INT: printf(" %s=%" PRId64, row.field_keys[k], v->i); break;
-            case VG_TYPE_BOOL: printf(" %s=%s", row.field_keys[k], v->b ? "true" : "false"); break;
-            default: break;
-            }
-        }
-        printf("\n");
+    show_t *s = ctx;
+    if (ev->change == VG_RS_TO_FIRING) {
+        s->fired++;
+        cli_print_alert(stdout, ev->alert, ev->at);
+        if (s->incident_at)
+            printf("  (%+.0f minutes after the incident began)\n",
+                   (double)(ev->at - s->incident_at) / 60e9);
+    } else {
+        cli_print_event(stdout, ev);
     }
-    vg_rows_close(r);
+    fflush(stdout);
+}
+
+static double since_s(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int sim_opts(const demo_args_t *a, vg_sim_opts_t *o, int64_t *incident_at)
+{
+    vg_error_t err = {0};
+    vg_sim_opts_default(o);
+    o->duration_ns = 8 * DAY;
+    o->start_ns = (vg_now_ns() - o->duration_ns - 60 * VG_NS_PER_SEC) / (60 * VG_NS_PER_SEC) *
+                  (60 * VG_NS_PER_SEC);
+    o->rate = a->rate ? atof(a->rate) : 4;
+    if (a->seed)
+        o->seed = strtoull(a->seed, NULL, 10);
+    if (o->rate <= 0 || o->rate > 1000) {
+        fprintf(stderr, "vigil demo: --rate must be in (0, 1000]\n");
+        return -1;
+    }
+    *incident_at = 0;
+    const char *name = a->incident ? a->incident : "verbose_prompt";
+    if (!strcmp(name, "none"))
+        return 0;
+    int64_t at = 14 * 3600 * VG_NS_PER_SEC;
+    if (a->at && (vg_duration_parse(a->at, &at, &err) != VG_OK || at >= DAY)) {
+        fprintf(stderr, "vigil demo: --at: %s\n", err.msg[0] ? err.msg : "must be under 1d");
+        return -1;
+    }
+    char spec[128];
+    snprintf(spec, sizeof spec, "%s@%llds", name, (long long)((7 * DAY + at) / VG_NS_PER_SEC));
+    if (vg_sim_add_incident(o, spec, &err) != VG_OK) {
+        fprintf(stderr, "vigil demo: --incident: %s\n", err.msg);
+        return -1;
+    }
+    *incident_at = o->start_ns + 7 * DAY + at;
+    return 0;
+}
+
+static int open_notifier(const char *dir, const char *url, vg_notifier_t **n)
+{
+    vg_receiver_t r;
+    vg_receiver_default(&r);
+    r.name = vg_strdup("demo");
+    r.url = vg_strdup(url);
+    char path[512];
+    snprintf(path, sizeof path, "%s/notify", dir);
+    vg_error_t err = {0};
+    int rc = vg_notifier_open(path, &r, 1, NULL, cli_log, NULL, n, &err);
+    vg_receiver_clear(&r);
+    if (rc)
+        fprintf(stderr, "vigil demo: %s\n", err.msg);
+    return rc;
+}
+
+static int run(const demo_args_t *a, const char *dir)
+{
+    vg_sim_opts_t so;
+    int64_t incident_at;
+    if (sim_opts(a, &so, &incident_at) != 0)
+        return 2;
+    vg_db_opts_t dbo;
+    vg_db_opts_default(&dbo);
+    dbo.wal_sync = VG_WAL_SYNC_NONE; /* a demo's folder is thrown away */
+    vg_db_t *db;
+    if (cli_open(dir, &dbo, 0, 0, &db) != VG_OK)
+        return 1;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    printf("simulating 8 days of LLM traffic (%.0f requests/s) with incident %s into %s ...\n",
+           so.rate, so.n_incidents ? vg_sim_incident_name(so.incidents[0].kind) : "none", dir);
+    fflush(stdout);
+    uint64_t rows = 0;
+    int rc = ingest(db, &so, &rows);
+    printf("stored %" PRIu64 " rows in %.1f s\n", rows, since_s(&t0));
+    vg_rb_set_t set = {0};
+    const char *rbdir = runbooks_dir(a);
+    if (!rc)
+        rc = cli_load_runbooks(db, &rbdir, 1, &set);
+    vg_notifier_t *notifier = NULL;
+    if (!rc && a->webhook)
+        rc = open_notifier(dir, a->webhook, &notifier);
+    show_t show = {incident_at, 0};
+    vg_rules_opts_t ro;
+    vg_rules_opts_default(&ro);
+    ro.db = db, ro.write_history = 1, ro.on_event = on_event, ro.event_ctx = &show;
+    ro.notifier = notifier;
+    ro.sample_url = "https://traces.example.com/r/{{request_id}}";
+    vg_rules_t *rules = NULL;
+    vg_error_t err = {0};
+    if (!rc && (rc = vg_rules_create(&set, &ro, &rules, &err)) != VG_OK)
+        fprintf(stderr, "vigil demo: %s\n", err.msg);
+    int64_t step = 60 * VG_NS_PER_SEC;
+    if (!rc && a->step && (vg_duration_parse(a->step, &step, &err) != VG_OK || step <= 0))
+        rc = VG_EINVAL, fprintf(stderr, "vigil demo: --step: bad duration\n");
+    if (!rc) {
+        int64_t end = so.start_ns + so.duration_ns;
+        char t[48];
+        vg_format_time(end - DAY, t, sizeof t);
+        printf("running %zu rules of %s over the last day (from %s, every %llds) ...\n",
+               vg_rules_count(rules), rbdir, t, (long long)(step / VG_NS_PER_SEC));
+        if (incident_at) {
+            vg_format_time(incident_at, t, sizeof t);
+            printf("the incident begins at %s\n\n", t);
+        }
+        fflush(stdout);
+        rc = cli_replay(rules, end - DAY, end, step, notifier, NULL, NULL);
+        printf("\n%zu alerts fired; %.1f s in all\n", show.fired, since_s(&t0));
+    }
+    if (notifier) {
+        int left = vg_notifier_drain(notifier, 30000);
+        printf("webhook %s: %s\n", a->webhook, left ? "some notifications are still undelivered"
+                                                    : "every notification delivered");
+    }
+    vg_rules_destroy(rules);
+    vg_notifier_close(notifier);
+    vg_rb_set_free(&set);
+    vg_db_close(db, NULL);
+    return rc ? 1 : 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
 }
 
 int cli_demo(int argc, char **argv)
 {
     if (cli_has_help(argc, argv)) {
-        puts("usage: vigil demo\nSimulate a day of LLM traffic, ingest it into a fresh "
-             "temporary folder and print what was stored.");
+        fputs(usage, stdout);
         return 0;
     }
+    demo_args_t a = {0};
+    if (parse(argc, argv, &a) != 0)
+        return 2;
     char dir[] = "/tmp/vigil-demo-XXXXXX";
     if (!mkdtemp(dir)) {
-        perror("mkdtemp");
+        perror("vigil demo: mkdtemp");
         return 1;
     }
-    printf("simulating one day of LLM traffic (20 requests/s) into %s ...\n", dir);
-    vg_db_t *db;
-    if (cli_open(dir, NULL, 0, 0, &db) != VG_OK)
-        return 1;
-    vg_sim_opts_t o;
-    vg_sim_opts_default(&o);
-    o.duration_ns = 86400 * VG_NS_PER_SEC;
-    o.start_ns = vg_now_ns() - o.duration_ns;
-    vg_sim_t *sim;
-    vg_error_t err = {0};
-    uint64_t rows = 0, lp_bytes = 0;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = vg_sim_create(&o, &sim, &err);
-    if (rc == VG_OK) {
-        rc = ingest_sim(db, sim, &rows, &lp_bytes);
-        vg_sim_destroy(sim);
+    int rc = run(&a, dir);
+    if (a.keep) {
+        printf("the data stays in %s: try `vigil %s` and SELECT * FROM vigil_alerts\n", dir, dir);
+    } else {
+        if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+            fprintf(stderr, "vigil demo: could not remove %s\n", dir);
     }
-    if (rc == VG_OK)
-        rc = vg_db_flush(db, &err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    if (rc) {
-        fprintf(stderr, "demo: %s\n", err.msg);
-        vg_db_close(db, NULL);
-        return 1;
-    }
-    printf("stored %" PRIu64 " rows in %.2f s (simulation included)\n", rows, secs);
-    vg_db_stats_t st;
-    if (vg_db_stats(db, &st, &err) == VG_OK) {
-        printf("\n%-14s %10s %8s %9s %12s %10s %11s\n", "table", "rows", "series", "segments",
-               "disk bytes", "bytes/row", "columns");
-        for (size_t i = 0; i < st.ntables; i++) {
-            vg_table_stats_t *t = &st.tables[i];
-            printf("%-14s %10" PRIu64 " %8" PRIu64 " %9" PRIu64 " %12" PRIu64 " %10.1f %11zu\n",
-                   t->name, t->rows, t->series, t->segments, t->disk_bytes,
-                   t->rows ? (double)t->disk_bytes / (double)t->rows : 0.0, t->ncols);
-        }
-        char b[32], lp[32];
-        cli_bytes(st.disk_bytes, b, sizeof b);
-        cli_bytes(lp_bytes, lp, sizeof lp);
-        printf("\n%s of line protocol stored in %s on disk (%.1fx smaller), I/O backend %s\n",
-               lp, b, st.disk_bytes ? (double)lp_bytes / (double)st.disk_bytes : 0.0,
-               st.io_backend);
-        vg_db_stats_free(&st);
-    }
-    show_rows(db, "llm_request", 3);
-    show_rows(db, "change_event", 3);
-    vg_db_close(db, NULL);
-    printf("\nthe data stays in %s: try `vigil stats %s` or `vigil dump %s llm_request --format csv`\n",
-           dir, dir, dir);
-    return 0;
+    return rc;
 }

@@ -29,15 +29,17 @@ struct vg_http {
     vg_server_t *s;
 };
 
-enum { M_GET = 1, M_HEAD = 2, M_POST = 4 };
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8 };
 enum route_id { R_WRITE, R_WRITE2, R_PING, R_QUERY, R_INFLUXQL, R_SCHEMA, R_STATS,
-                R_EXPORT, R_HEALTH, R_METRICS };
+                R_EXPORT, R_HEALTH, R_METRICS, R_ALERTS, R_RULES, R_SILENCES, R_SILENCE,
+                R_RELOAD };
 
 typedef struct route {
     const char *path;
     unsigned methods;
     int auth;
     enum route_id id;
+    int prefix; /* the path is a prefix: /api/v2/silence/{id} */
 } route_t;
 
 static const route_t routes[] = {
@@ -51,6 +53,13 @@ static const route_t routes[] = {
     {"/api/v1/export", M_GET, 1, R_EXPORT},
     {"/health", M_GET | M_HEAD, 0, R_HEALTH},
     {"/metrics", M_GET, 1, R_METRICS},
+    {"/api/v1/alerts", M_GET, 1, R_ALERTS},
+    {"/api/v1/rules", M_GET, 1, R_RULES},
+    {"/api/v1/silences", M_GET | M_POST, 1, R_SILENCES},
+    {"/api/v2/silences", M_GET | M_POST, 1, R_SILENCES},
+    {"/api/v1/silence/", M_DELETE, 1, R_SILENCE, 1},
+    {"/api/v2/silence/", M_DELETE, 1, R_SILENCE, 1},
+    {"/-/reload", M_POST, 1, R_RELOAD},
 };
 
 /* A request in progress; r first so that handlers see only the public part. */
@@ -312,6 +321,8 @@ static unsigned method_bit(const char *m)
         return M_HEAD;
     if (strcmp(m, "POST") == 0)
         return M_POST;
+    if (strcmp(m, "DELETE") == 0)
+        return M_DELETE;
     return 0;
 }
 
@@ -326,7 +337,8 @@ static enum MHD_Result begin(conn_req_t *q, const char *url, const char *method)
 {
     vg_http_req_t *r = &q->r;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(url, routes[i].path) == 0)
+        if (routes[i].prefix ? strncmp(url, routes[i].path, strlen(routes[i].path)) == 0
+                             : strcmp(url, routes[i].path) == 0)
             q->route = &routes[i];
     if (!q->route)
         return answer_early(q, vg_http_reply_error(r, 404, "no such endpoint: %s", url));
@@ -335,7 +347,8 @@ static enum MHD_Result begin(conn_req_t *q, const char *url, const char *method)
             0, (void *)"", MHD_RESPMEM_PERSISTENT);
         if (resp)
             MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-                                    q->route->methods & M_POST
+                                    q->route->methods & M_DELETE ? "DELETE"
+                                    : q->route->methods & M_POST
                                         ? (q->route->methods & M_GET ? "GET, POST" : "POST")
                                         : "GET, HEAD");
         return answer_early(q, queue(r, 405, NULL, resp));
@@ -377,6 +390,11 @@ static enum MHD_Result dispatch(conn_req_t *q)
     case R_EXPORT: return vg_http_export(r);
     case R_HEALTH: return vg_http_health(r);
     case R_METRICS: return vg_http_metrics(r);
+    case R_ALERTS: return vg_http_alerts(r);
+    case R_RULES: return vg_http_rules(r);
+    case R_SILENCES: return vg_http_silences(r);
+    case R_SILENCE: return vg_http_silence_delete(r);
+    case R_RELOAD: return vg_http_reload(r);
     }
     return MHD_NO;
 }
@@ -413,6 +431,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         q->r.s = h->s;
         q->r.conn = c;
         q->r.method = method;
+        q->r.url = url;
         *con_cls = q;
         return begin(q, url, method);
     }

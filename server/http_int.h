@@ -21,6 +21,7 @@ typedef struct vg_http_req {
     vg_server_t *s;
     struct MHD_Connection *conn;
     const char *method;
+    const char *url;
     char *body;      /* the decoded body, NUL-terminated once complete */
     size_t len, cap;
 } vg_http_req_t;
@@ -53,5 +54,11 @@ enum MHD_Result vg_http_stats(vg_http_req_t *r);
 enum MHD_Result vg_http_export(vg_http_req_t *r);
 enum MHD_Result vg_http_health(vg_http_req_t *r);
 enum MHD_Result vg_http_metrics(vg_http_req_t *r);
+/* The alerting endpoints (http_alerts.c). */
+enum MHD_Result vg_http_alerts(vg_http_req_t *r);
+enum MHD_Result vg_http_rules(vg_http_req_t *r);
+enum MHD_Result vg_http_silences(vg_http_req_t *r);
+enum MHD_Result vg_http_silence_delete(vg_http_req_t *r);
+enum MHD_Result vg_http_reload(vg_http_req_t *r);
 
 #endif

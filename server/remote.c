@@ -53,8 +53,9 @@ static void join_url(const char *base, const char *path, char *out, size_t cap)
  * One request: GET when body is NULL, else POST of body[0..len) with ctype.
  * url_tail is appended to the URL (a query string) but left out of messages.
  */
-static int request(const char *base, const char *path, const char *url_tail, const char *body,
-                   size_t len, const char *ctype, vg_remote_resp_t *resp, vg_error_t *err)
+static int request_method(const char *method, const char *base, const char *path,
+                          const char *url_tail, const char *body, size_t len, const char *ctype,
+                          vg_remote_resp_t *resp, vg_error_t *err)
 {
     memset(resp, 0, sizeof *resp);
     join_url(base, path, resp->url, sizeof resp->url);
@@ -89,6 +90,8 @@ static int request(const char *base, const char *path, const char *url_tail, con
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     }
+    if (method)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     char cerr[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -119,6 +122,18 @@ out:
         curl_easy_cleanup(c);
     vg_free(url);
     return rc;
+}
+
+static int request(const char *base, const char *path, const char *url_tail, const char *body,
+                   size_t len, const char *ctype, vg_remote_resp_t *resp, vg_error_t *err)
+{
+    return request_method(NULL, base, path, url_tail, body, len, ctype, resp, err);
+}
+
+int vg_remote_call(const char *base, const char *method, const char *path, const char *body,
+                   size_t len, vg_remote_resp_t *resp, vg_error_t *err)
+{
+    return request_method(method, base, path, NULL, body, len, "application/json", resp, err);
 }
 
 /* Append "&name=escaped(value)" (or '?' first) to a growing query string. */

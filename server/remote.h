@@ -38,6 +38,11 @@ int vg_remote_schema(const char *base, vg_remote_resp_t *resp, vg_error_t *err);
 int vg_remote_export(const char *base, const char *table, const char *since, const char *until,
                      const char *format, vg_remote_resp_t *resp, vg_error_t *err);
 
+/* Any endpoint: method ("GET", "POST", "DELETE") on path, with a JSON body
+ * (body may be NULL). For the alerting commands (vigil silence). */
+int vg_remote_call(const char *base, const char *method, const char *path, const char *body,
+                   size_t len, vg_remote_resp_t *resp, vg_error_t *err);
+
 /*
  * The message for a reply that is not a success: the server's {"error":...}
  * when the body has one, else the body's first line, prefixed with the URL

@@ -10,6 +10,7 @@
 #ifndef VG_SERVER_SRV_H
 #define VG_SERVER_SRV_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,15 @@ typedef struct vg_srv_config {
     unsigned http_timeout_s; /* HTTP connection timeout (headers, body, idle), default 30 */
     uint64_t mem_budget;  /* bytes of unparsed input held across connections, default 256 MiB */
     vg_db_opts_t db;      /* wal_sync, retention, ... (the database options) */
+    /* alerting (the runbooks issue) */
+    char *config_path;    /* --config FILE: its `receivers:` are read by notify.h */
+    char **runbooks;      /* --runbooks PATH (repeatable): files or folders */
+    size_t nrunbooks;
+    int runbooks_from_flags; /* the first --runbooks flag replaces the file's list */
+    char *sample_url;     /* template turning a sampled row into a link */
+    char *external_url;   /* this server as alerts link to it, default http://<http addr> */
+    unsigned rule_threads; /* rule evaluations at once, default 2 */
+    uint64_t changes_window_s; /* change_event rows an alert carries, default 1h */
 } vg_srv_config_t;
 
 /* ---- metrics (metrics.c): atomic counters, written as Prometheus text ---- */
@@ -65,7 +75,21 @@ typedef struct vg_server {
     int stop;           /* set by SIGTERM/SIGINT (atomic) */
     int http_port;      /* bound ports (after port 0 was resolved) */
     int lp_port;
+    /* alerting: NULL when no runbooks are configured (silences always exist) */
+    struct vg_rules *rules;
+    struct vg_scheduler *sched;
+    struct vg_notifier *notifier;
+    struct vg_silences *silences;
+    pthread_mutex_t reload_mu;
 } vg_server_t;
+
+/* Reload the runbooks (SIGHUP, POST /-/reload): load and check the new set
+ * first; on any problem the old set keeps running and err says why. */
+int vg_srv_reload(vg_server_t *s, char *err, size_t errcap);
+/* Start (after the database and the HTTP listener) and stop (before the
+ * database closes) the alerting parts (alerting.c). */
+int vg_srv_alerting_start(vg_server_t *s, char *err, size_t errcap);
+void vg_srv_alerting_stop(vg_server_t *s);
 
 /* Constant-time token check: 1 when given (length n) equals the configured token. */
 int vg_srv_token_ok(const vg_server_t *s, const char *given, size_t n);

@@ -142,6 +142,7 @@ static int run(vg_server_t *s)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     vg_error_t err = {0};
@@ -165,14 +166,22 @@ static int run(vg_server_t *s)
     if (rc == 0) {
         vg_log("info", "http listening on %.*s:%d", host_len(s->cfg.http_addr), s->cfg.http_addr,
                s->http_port);
+        if (vg_srv_alerting_start(s, why, sizeof why) != 0) {
+            vg_log("error", "alerting: %s", why);
+            rc = 1;
+        }
+    }
+    if (rc == 0) {
         vg_log("info", "ready");
         int sig = 0;
-        sigwait(&set, &sig);
+        while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+            vg_srv_reload(s, why, sizeof why); /* logs its outcome */
         vg_log("info", "%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         __atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
     }
     vg_lpsrv_stop(lp);
     vg_http_stop(http);
+    vg_srv_alerting_stop(s);
     if (vg_db_close(s->db, &err) != VG_OK) {
         vg_log("error", "closing %s: %s", s->cfg.data, err.msg);
         rc = 1;

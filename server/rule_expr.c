@@ -1,1 +1,0 @@
-typedef int vg_placeholder_rule_expr_t; /* placeholder */
