@@ -71,7 +71,7 @@ static const char *str_copy(vg_result_t *r, const char *p, uint32_t len)
     if (len)
         memcpy(d, p, len);
     d[len] = '\0'; /* so that a cell's bytes are also a C string */
-    b->used += len;
+    b->used += (size_t)len + 1;
     return d;
 }
 
