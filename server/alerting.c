@@ -152,3 +152,44 @@ void vg_srv_alerting_stop(vg_server_t *s)
     s->sched = NULL, s->rules = NULL, s->notifier = NULL, s->silences = NULL;
     pthread_mutex_destroy(&s->reload_mu);
 }
+
+typedef struct counts {
+    uint64_t state[3];
+} counts_t;
+
+static void count_alert(void *ctx, const vg_alert_info_t *a)
+{
+    counts_t *c = ctx;
+    if (a->rs.state <= VG_RS_FIRING)
+        c->state[a->rs.state]++;
+}
+
+void vg_srv_alerting_metrics(vg_server_t *s, FILE *out)
+{
+    counts_t c = {{0}};
+    if (s->rules)
+        vg_rules_each_alert(s->rules, count_alert, &c);
+    fprintf(out, "# HELP vigil_rules Rules loaded from the runbooks.\n# TYPE vigil_rules gauge\n"
+                 "vigil_rules %zu\n",
+            s->rules ? vg_rules_count(s->rules) : 0);
+    fprintf(out, "# HELP vigil_alerts Alerts by state.\n# TYPE vigil_alerts gauge\n"
+                 "vigil_alerts{state=\"pending\"} %llu\nvigil_alerts{state=\"firing\"} %llu\n",
+            (unsigned long long)c.state[VG_RS_PENDING], (unsigned long long)c.state[VG_RS_FIRING]);
+    vg_notify_stats_t st = {0};
+    if (s->notifier)
+        vg_notifier_stats(s->notifier, &st);
+    const struct {
+        const char *name, *help;
+        uint64_t v;
+    } m[] = {{"queued", "written to the outbox", st.queued},
+             {"delivered", "answered 2xx", st.delivered},
+             {"retried", "failed attempts to be tried again", st.retried},
+             {"dead", "given up and moved to the dead-letter folder", st.dead}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+        fprintf(out, "# HELP vigil_notifications_%s_total Notifications %s.\n"
+                     "# TYPE vigil_notifications_%s_total counter\nvigil_notifications_%s_total %llu\n",
+                m[i].name, m[i].help, m[i].name, m[i].name, (unsigned long long)m[i].v);
+    fprintf(out, "# HELP vigil_notifications_pending Notifications in the outbox.\n"
+                 "# TYPE vigil_notifications_pending gauge\nvigil_notifications_pending %llu\n",
+            (unsigned long long)st.pending);
+}

@@ -271,7 +271,16 @@ enum MHD_Result vg_http_metrics(vg_http_req_t *r)
     size_t len = 0;
     if (vg_metrics_render(&r->s->metrics, r->s->db, &out, &len) != VG_OK)
         return vg_http_reply_error(r, 500, "cannot render the metrics");
-    enum MHD_Result mr = vg_http_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", out, len);
+    char *more = NULL;
+    size_t mlen = 0;
+    FILE *f = open_memstream(&more, &mlen);
+    if (f) {
+        fwrite(out, 1, len, f);
+        vg_srv_alerting_metrics(r->s, f);
+        fclose(f);
+    }
     vg_free(out);
-    return mr;
+    if (!more)
+        return vg_http_reply_error(r, 500, "cannot render the metrics");
+    return vg_http_reply_libc(r, 200, "text/plain; version=0.0.4; charset=utf-8", more, mlen);
 }

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "vigil/vigil.h"
@@ -90,6 +91,9 @@ int vg_srv_reload(vg_server_t *s, char *err, size_t errcap);
  * database closes) the alerting parts (alerting.c). */
 int vg_srv_alerting_start(vg_server_t *s, char *err, size_t errcap);
 void vg_srv_alerting_stop(vg_server_t *s);
+/* The alerting metrics in Prometheus's text format (rules, alerts by state,
+ * notifications queued, delivered, retried, dead-lettered, pending). */
+void vg_srv_alerting_metrics(vg_server_t *s, FILE *out);
 
 /* Constant-time token check: 1 when given (length n) equals the configured token. */
 int vg_srv_token_ok(const vg_server_t *s, const char *given, size_t n);
