@@ -76,6 +76,10 @@ int vg_rules_create(vg_rb_set_t *set, const vg_rules_opts_t *opts, vg_rules_t **
     if (!r)
         return vg_error_set(err, VG_ENOMEM, "out of memory");
     r->o = *opts;
+    /* the strings are the caller's: keep copies */
+    r->o.state_path = r->state_path = opts->state_path ? strdup(opts->state_path) : NULL;
+    r->o.sample_url = r->sample_url = opts->sample_url ? strdup(opts->sample_url) : NULL;
+    r->o.external_url = r->external_url = opts->external_url ? strdup(opts->external_url) : NULL;
     pthread_mutex_init(&r->mu, NULL);
     int rc = build(set, &r->rules, &r->n, &r->rbs, &r->nrbs, err);
     if (!rc && r->o.state_path)
@@ -94,6 +98,9 @@ void vg_rules_destroy(vg_rules_t *r)
         return;
     free_rules(r->rules, r->n, r->rbs, r->nrbs);
     pthread_mutex_destroy(&r->mu);
+    free(r->state_path);
+    free(r->sample_url);
+    free(r->external_url);
     free(r);
 }
 

@@ -156,8 +156,9 @@ typedef struct vg_rules vg_rules_t;
  * Take a compiled set (vg_rb_load_paths + vg_rb_compile on each) and make
  * its rules runnable. When opts->state_path exists, the states saved there
  * are restored (a firing alert stays firing, with its times).
- * Ownership: set's runbooks move into the rules (set is emptied); *out is
- * the caller's, vg_rules_destroy.
+ * Ownership: set's runbooks move into the rules (set is emptied); opts'
+ * strings are copied, its db, notifier and silences borrowed; *out is the
+ * caller's, vg_rules_destroy.
  */
 int vg_rules_create(vg_rb_set_t *set, const vg_rules_opts_t *opts, vg_rules_t **out,
                     vg_error_t *err);

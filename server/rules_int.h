@@ -36,7 +36,8 @@ typedef struct rule {
 } rule_t;
 
 struct vg_rules {
-    vg_rules_opts_t o;
+    vg_rules_opts_t o; /* its strings point at the copies below */
+    char *state_path, *sample_url, *external_url;
     pthread_mutex_t mu;
     vg_runbook_t **rbs;
     size_t nrbs;
