@@ -18,7 +18,11 @@
 static void notify_log(void *ctx, const char *level, const char *msg)
 {
     (void)ctx;
-    vg_log_limited(300, level, "notify: %s", msg);
+    /* the outbox limits itself per receiver; errors (dead letters) always show */
+    if (strcmp(level, "error") == 0 || strcmp(level, "info") == 0)
+        vg_log(level, "notify: %s", msg);
+    else
+        vg_log_limited(300, level, "notify: %s", msg);
 }
 
 /* Load and compile the configured runbooks; problems go into err. */

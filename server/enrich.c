@@ -91,7 +91,8 @@ static int query_lookup(void *ctx, const char *name, char *buf, size_t cap)
 
 /* Run a runbook query (templates expanded) as of d->now. On failure *error
  * holds the message. Ownership: *res is the caller's (vg_result_free). */
-static int run(const dctx_t *d, const char *text, vg_result_t *res, char *error, size_t cap)
+static int run_q(const dctx_t *d, const char *text, vg_result_t *res, char *error, size_t cap,
+                 char **expanded)
 {
     char *q = NULL;
     memset(res, 0, sizeof *res);
@@ -109,8 +110,16 @@ static int run(const dctx_t *d, const char *text, vg_result_t *res, char *error,
     int rc = vg_q_run(d->db, q, &qo, res, &qe);
     if (rc)
         vg_q_error_format(&qe, error, cap);
-    vg_free(q);
+    if (expanded)
+        *expanded = q;
+    else
+        vg_free(q);
     return rc;
+}
+
+static int run(const dctx_t *d, const char *text, vg_result_t *res, char *error, size_t cap)
+{
+    return run_q(d, text, res, error, cap, NULL);
 }
 
 static json_t *runbook_json(const vg_runbook_t *rb, const vg_rb_rule_t *rule)
@@ -194,8 +203,11 @@ static json_t *query_json(const dctx_t *d, const char *name, const char *text)
 {
     vg_result_t r;
     char error[400];
-    json_t *o = json_pack("{s:s,s:s}", "name", name ? name : "", "query", text);
-    if (run(d, text, &r, error, sizeof error) == VG_OK) {
+    char *q = NULL;
+    int rc = run_q(d, text, &r, error, sizeof error, &q);
+    json_t *o = json_pack("{s:s,s:s}", "name", name ? name : "", "query", q ? q : text);
+    vg_free(q);
+    if (rc == VG_OK) {
         json_t *t = table_json(&r, MAX_ROWS);
         json_object_update(o, t);
         json_decref(t);

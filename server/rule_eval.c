@@ -383,6 +383,13 @@ int vg_rules_eval(vg_rules_t *r, size_t i, int64_t now, vg_error_t *err)
     vg_q_error_t qe = {0};
     int64_t t0 = vg_now_ns();
     int rc = vg_q_exec(r->o.db, ru->def->stmt, &qo, &res, &qe);
+    if (rc == VG_ENOTFOUND && strncmp(qe.msg, "unknown table", 13) == 0) {
+        /* nothing was written to it yet: an empty result, as Prometheus
+         * reads a series that does not exist */
+        vg_result_free(&res);
+        memset(&res, 0, sizeof res);
+        rc = VG_OK;
+    }
 
     pthread_mutex_lock(&r->mu);
     size_t cap = ru->ngroups + res.nrows + 1;

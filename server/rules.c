@@ -127,10 +127,13 @@ int vg_rules_replace(vg_rules_t *r, vg_rb_set_t *set, vg_error_t *err)
     size_t nold = r->n, noldrb = r->nrbs;
     vg_runbook_t **oldrb = r->rbs;
     r->rules = v, r->n = n, r->rbs = rbs, r->nrbs = nrbs;
-    rc = r->o.state_path ? store_save(r, err) : VG_OK;
+    /* The new set runs from here on: a failure to save its state now is
+     * not a failed reload (the next change saves again). */
+    if (r->o.state_path)
+        store_save(r, NULL);
     pthread_mutex_unlock(&r->mu);
     free_rules(old, nold, oldrb, noldrb);
-    return rc;
+    return VG_OK;
 }
 
 size_t vg_rules_count(const vg_rules_t *r)
