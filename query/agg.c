@@ -9,6 +9,12 @@
  * first/last compare, value lists append, sketches merge, distinct sets
  * union, category counts add. Invariant: strings held in min/max/first/last
  * are owned by the acc (vg_malloc) and freed by acc_free.
+ *
+ * Rows come one at a time (acc_add), as a run of a decoded column
+ * (acc_add_col) or of one repeated value (acc_add_same): a run leaves the
+ * very state, bit for bit, that its rows one by one would, so results never
+ * depend on the path. Whole blocks may come as their statistics
+ * (acc_add_block) for the aggregates that statistics answer.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -163,6 +169,14 @@ static int extremes(const spec_t *sp, acc_t *a, const qv_t *v, int64_t ts)
     return rc;
 }
 
+static inline void welford(acc_t *a, double d)
+{
+    a->nw++;
+    double delta = d - a->mean;
+    a->mean += delta / (double)a->nw;
+    a->m2 += delta * (d - a->mean);
+}
+
 void acc_add_sum(acc_t *a, double sum, uint64_t n)
 {
     a->nm += n;
@@ -183,10 +197,8 @@ int acc_add(exec_t *ex, const spec_t *sp, acc_t *a, const qv_t *v, int64_t ts)
             return VG_OK;
         a->nm++;
         nsum(&a->sum, &a->comp, d);
-        a->nw++;
-        double delta = d - a->mean;
-        a->mean += delta / (double)a->nw;
-        a->m2 += delta * (d - a->mean);
+        if (sp->fid == VG_QF_STDDEV) /* only stddev reads the moments */
+            welford(a, d);
     }
     int rc = VG_OK;
     if ((sp->need & ACC_VALS) && !isnan(d)) {
@@ -208,6 +220,201 @@ int acc_add(exec_t *ex, const spec_t *sp, acc_t *a, const qv_t *v, int64_t ts)
         rc = extremes(sp, a, v, ts);
     return rc;
 }
+
+int acc_add_same(exec_t *ex, const spec_t *sp, acc_t *a, const qv_t *v, uint32_t i, uint32_t j,
+                 const int64_t *ts)
+{
+    int sums = sp->fid == VG_QF_SUM || sp->fid == VG_QF_MEAN || sp->fid == VG_QF_STDDEV;
+    if (v->k == QV_NULL || (!sums && sp->need == 0)) { /* counts only */
+        uint64_t k = j - i;
+        double d = qv_num(v);
+        a->rows += k;
+        if (v->k != QV_NULL) {
+            a->n += k;
+            a->trues += v->k != QV_S && d != 0 && !isnan(d) ? k : 0;
+        }
+        return VG_OK;
+    }
+    int rc = VG_OK;
+    for (uint32_t r = i; r < j && !rc; r++)
+        rc = acc_add(ex, sp, a, v, ts[r]);
+    return rc;
+}
+
+/* A column's row r as a number (the caller checked it is valid and numeric). */
+static inline double col_num(const vg_scan_col_t *col, uint32_t r)
+{
+    switch (col->type) {
+    case VG_TYPE_FLOAT: return col->v.f[r];
+    case VG_TYPE_INT: return (double)col->v.i[r];
+    case VG_TYPE_UINT: return (double)col->v.u[r];
+    default: return col->v.b[r] ? 1.0 : 0.0;
+    }
+}
+
+/* Bool rows without nulls, for count/rate/count_if/ztest_p: counts only. */
+static void add_bools(acc_t *a, const uint8_t *b, uint32_t i, uint32_t j)
+{
+    uint64_t t = 0;
+    for (uint32_t r = i; r < j; r++)
+        t += b[r] != 0;
+    a->rows += j - i;
+    a->n += j - i;
+    a->trues += t;
+}
+
+int acc_add_col(exec_t *ex, const spec_t *sp, acc_t *a, const vg_scan_col_t *col, uint32_t i,
+                uint32_t j, const int64_t *ts)
+{
+    int num = col->type == VG_TYPE_FLOAT || col->type == VG_TYPE_INT ||
+              col->type == VG_TYPE_UINT || col->type == VG_TYPE_BOOL;
+    int rc = VG_OK;
+    if (!num || (sp->need & ~(unsigned)ACC_VALS)) { /* the general path, row by row */
+        for (uint32_t r = i; r < j && !rc; r++) {
+            qv_t v;
+            eval_col_value(col, r, &v);
+            rc = acc_add(ex, sp, a, &v, ts[r]);
+        }
+        return rc;
+    }
+    int sums = sp->fid == VG_QF_SUM || sp->fid == VG_QF_MEAN || sp->fid == VG_QF_STDDEV;
+    int vals = (sp->need & ACC_VALS) != 0;
+    if (col->type == VG_TYPE_BOOL && !col->valid && !sums && !vals) {
+        add_bools(a, col->v.b, i, j);
+        return VG_OK;
+    }
+    if (vals && a->nv + (j - i) > a->cv) { /* room for every row: no growth in the loop */
+        size_t nc = a->cv ? a->cv : 64;
+        while (nc < a->nv + (j - i))
+            nc *= 2;
+        double *p = vg_realloc(a->vals, nc * sizeof *p);
+        if (!p)
+            return VG_ENOMEM;
+        a->vals = p;
+        a->cv = nc;
+    }
+    uint64_t n = 0, t = 0;
+    size_t nv0 = a->nv;
+    for (uint32_t r = i; r < j; r++) {
+        if (col->valid && !vg_scan_col_valid(col, r))
+            continue;
+        double d = col_num(col, r);
+        n++;
+        t += d != 0 && !isnan(d);
+        if (isnan(d))
+            continue;
+        if (sums) {
+            a->nm++;
+            nsum(&a->sum, &a->comp, d);
+            if (sp->fid == VG_QF_STDDEV)
+                welford(a, d);
+        }
+        if (vals)
+            a->vals[a->nv++] = d;
+    }
+    a->rows += j - i;
+    a->n += n;
+    a->trues += t;
+    if (vals && a->nv > nv0)
+        rc = exec_values(ex, a->nv - nv0);
+    return rc;
+}
+
+/* ------------------------------------------------ block statistics */
+
+static int numeric(vg_type_t t)
+{
+    return t == VG_TYPE_FLOAT || t == VG_TYPE_INT || t == VG_TYPE_UINT;
+}
+
+int acc_stats_usable(const spec_t *sp)
+{
+    if (sp->fid == VG_QF_COUNT)
+        return !sp->arg || sp->field >= 0;
+    if (sp->field < 0)
+        return 0;
+    switch (sp->fid) {
+    case VG_QF_SUM:
+    case VG_QF_MEAN:
+    case VG_QF_MIN:
+    case VG_QF_MAX:
+    case VG_QF_APPROX_QUANTILE: return numeric(sp->atype);
+    case VG_QF_RATE:
+    case VG_QF_COUNT_IF:
+    case VG_QF_ZTEST_P: return sp->atype == VG_TYPE_BOOL; /* trues: the block's sum_i */
+    case VG_QF_N_CUR:
+    case VG_QF_N_REF: return 1; /* the block's count of values */
+    default: return 0;
+    }
+}
+
+static qv_t stat_qv(vg_type_t t, const vg_value_t *v)
+{
+    qv_t q = {0};
+    if (t == VG_TYPE_FLOAT)
+        q.k = QV_F, q.v.f = v->f;
+    else if (t == VG_TYPE_INT)
+        q.k = QV_I, q.v.i = v->i;
+    else
+        q.k = QV_U, q.v.u = v->u;
+    return q;
+}
+
+int acc_add_block(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, acc_t *accs)
+{
+    vg_scan_stats_t st[64];
+    int have[64];
+    if (ex->nspec > 64)
+        return 0;
+    for (int i = 0; i < ex->nspec; i++) { /* check every spec first: all or nothing */
+        const spec_t *sp = &ex->specs[i];
+        have[i] = sp->field >= 0 &&
+                  vg_scan_chunk_stats(ex->scan, chunk, (uint32_t)sp->field, &st[i]);
+        if (!have[i])
+            memset(&st[i], 0, sizeof st[i]);
+        if (have[i] && st[i].sum_overflow && (sp->fid == VG_QF_SUM || sp->fid == VG_QF_MEAN))
+            return 0;
+    }
+    for (int i = 0; i < ex->nspec; i++) {
+        const spec_t *sp = &ex->specs[i];
+        acc_t *a = &accs[i];
+        int fresh = a->n == 0;
+        a->rows += ci->nrows;
+        if (!have[i])
+            continue;
+        a->n += st[i].count;
+        double sum = sp->atype == VG_TYPE_FLOAT ? st[i].sum_f
+                     : sp->atype == VG_TYPE_INT ? (double)st[i].sum_i
+                                                : (double)st[i].sum_u;
+        qv_t mn = stat_qv(sp->atype, &st[i].min), mx = stat_qv(sp->atype, &st[i].max);
+        switch (sp->fid) {
+        case VG_QF_SUM:
+        case VG_QF_MEAN: {
+            acc_add_sum(a, sum, st[i].count);
+            break;
+        }
+        case VG_QF_MIN:
+            if (st[i].count && (fresh || qv_cmp(&mn, &a->min) < 0))
+                a->min = mn;
+            break;
+        case VG_QF_MAX:
+            if (st[i].count && (fresh || qv_cmp(&mx, &a->max) > 0))
+                a->max = mx;
+            break;
+        case VG_QF_RATE:
+        case VG_QF_COUNT_IF:
+        case VG_QF_ZTEST_P: a->trues += (uint64_t)st[i].sum_i; break;
+        case VG_QF_APPROX_QUANTILE:
+            if (st[i].count)
+                vg_scan_chunk_sketch(ex->scan, chunk, (uint32_t)sp->field, &a->sk, NULL);
+            break;
+        default: break;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ merging */
 
 int acc_merge(const spec_t *sp, acc_t *dst, const acc_t *src)
 {

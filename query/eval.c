@@ -87,24 +87,28 @@ static void set_b(qv_t *o, int b)
     o->v.b = b != 0;
 }
 
-static int read_field(const evctx_t *c, int f, qv_t *o)
+void eval_col_value(const vg_scan_col_t *col, uint32_t row, qv_t *o)
 {
     set_null(o);
-    const vg_scan_col_t *col = &c->cols[f];
-    if (!vg_scan_col_valid(col, c->row))
-        return VG_OK;
+    if (!vg_scan_col_valid(col, row))
+        return;
     switch (col->type) {
-    case VG_TYPE_FLOAT: o->k = QV_F, o->v.f = col->v.f[c->row]; break;
-    case VG_TYPE_INT: o->k = QV_I, o->v.i = col->v.i[c->row]; break;
-    case VG_TYPE_UINT: o->k = QV_U, o->v.u = col->v.u[c->row]; break;
-    case VG_TYPE_BOOL: o->k = QV_B, o->v.b = col->v.b[c->row] != 0; break;
+    case VG_TYPE_FLOAT: o->k = QV_F, o->v.f = col->v.f[row]; break;
+    case VG_TYPE_INT: o->k = QV_I, o->v.i = col->v.i[row]; break;
+    case VG_TYPE_UINT: o->k = QV_U, o->v.u = col->v.u[row]; break;
+    case VG_TYPE_BOOL: o->k = QV_B, o->v.b = col->v.b[row] != 0; break;
     case VG_TYPE_STRING:
         o->k = QV_S;
-        o->s = col->sdata + col->soffs[c->row];
-        o->len = col->soffs[c->row + 1] - col->soffs[c->row];
+        o->s = col->sdata + col->soffs[row];
+        o->len = col->soffs[row + 1] - col->soffs[row];
         break;
     default: break;
     }
+}
+
+static int read_field(const evctx_t *c, int f, qv_t *o)
+{
+    eval_col_value(&c->cols[f], c->row, o);
     return VG_OK;
 }
 

@@ -6,13 +6,22 @@
  * distinct boundaries of every interval the query needs (each window, each
  * baseline/seasonal/zscore span, each drift reference) cut the time line;
  * each row lands in exactly one segment and is added once to the partial
- * accumulators of its (population, segment, group). Chunks that are whole
- * segment blocks inside one segment, whose series all pass a tag-only WHERE
- * and fall in one group, are answered from their block statistics (counts,
- * sums, min/max, bool rates) and sketches (approx_quantile) without
- * decoding. Finishing (emit.c) evaluates each item per window and group,
- * merging the partials of the segments of each interval it reads. Queries
- * without aggregates take another path (raw.c).
+ * accumulators of its (population, segment, group). Rows are taken in runs
+ * of one series within one segment (a segment block is sorted by series,
+ * then time): when nothing is grouped by bucket(), a run's group is the
+ * series' and a WHERE of tags only its series' (both cached per series), a
+ * WHERE on fields is tested row by row and the rows that pass go on in
+ * stretches; each aggregate adds a stretch at once (a plain field in a
+ * column loop, an argument of tags only evaluated once) with the very
+ * arithmetic, in the very order, of adding its rows one by one. With
+ * bucket() every row goes alone. Columns are decoded only for chunks with
+ * rows in a needed segment. Chunks that are whole segment blocks inside
+ * one segment, whose series all pass a tag-only WHERE and fall in one
+ * group, are answered from their block statistics (counts, sums, min/max,
+ * bool rates and counts, ztest_p, n_cur/n_ref) and sketches
+ * (approx_quantile) without decoding. Finishing (emit.c) evaluates each
+ * item per window and group, merging the partials of the segments of each
+ * interval it reads. Queries without aggregates take another path (raw.c).
  *
  * The scan of an aggregation runs on opts.threads threads: each takes
  * chunks from a shared counter into its own groups and partials (its own
@@ -342,6 +351,40 @@ static int group_of(exec_t *ex, evctx_t *c, keybuf_t *kb, size_t *out)
     return rc;
 }
 
+/* ex's caches per series (group, WHEREs), empty; freed by free_groups. */
+static int series_caches(exec_t *ex)
+{
+    size_t ns = (size_t)vg_scan_nseries(ex->scan) + 1;
+    ex->series_group = vg_malloc(ns * sizeof *ex->series_group);
+    ex->series_pass = vg_malloc(2 * ns);
+    if (!ex->series_group || !ex->series_pass)
+        return VG_ENOMEM;
+    memset(ex->series_group, 0xff, ns * sizeof *ex->series_group);
+    memset(ex->series_pass, 0xff, 2 * ns);
+    return VG_OK;
+}
+
+/*
+ * Does the series in c pass population pop's WHERE? Only for a WHERE of
+ * tags only, whose truth is the series'; computed once per series.
+ */
+static int series_passes(exec_t *ex, evctx_t *c, int pop, int *pass)
+{
+    const cx_t *pred = pop ? ex->against_where : ex->where;
+    *pass = 1;
+    if (!pred)
+        return VG_OK;
+    size_t k = (size_t)pop * ((size_t)vg_scan_nseries(ex->scan) + 1) + c->series;
+    if (ex->series_pass[k] >= 0) {
+        *pass = ex->series_pass[k];
+        return VG_OK;
+    }
+    int rc = eval_pred(c, pred, pass);
+    if (!rc)
+        ex->series_pass[k] = (int8_t)(*pass != 0);
+    return rc;
+}
+
 /* --------------------------------------------------------------- scan */
 
 static int only_tags(const cx_t *x)
@@ -356,102 +399,16 @@ static int only_tags(const cx_t *x)
     return 1;
 }
 
-static int numeric(vg_type_t t)
-{
-    return t == VG_TYPE_FLOAT || t == VG_TYPE_INT || t == VG_TYPE_UINT;
-}
-
-static int spec_statsable(const spec_t *sp)
-{
-    if (sp->fid == VG_QF_COUNT)
-        return !sp->arg || sp->field >= 0;
-    if (sp->field < 0)
-        return 0;
-    switch (sp->fid) {
-    case VG_QF_SUM:
-    case VG_QF_MEAN:
-    case VG_QF_MIN:
-    case VG_QF_MAX:
-    case VG_QF_APPROX_QUANTILE: return numeric(sp->atype);
-    case VG_QF_RATE: return sp->atype == VG_TYPE_BOOL;
-    default: return 0;
-    }
-}
-
 static int plan_stats(const exec_t *ex)
 {
     if (ex->npop != 1 || has_bucket(ex) || !only_tags(ex->where))
         return 0;
     for (int i = 0; i < ex->nspec; i++)
-        if (!spec_statsable(&ex->specs[i]))
+        if (!acc_stats_usable(&ex->specs[i]))
             return 0;
     return 1;
 }
 
-static qv_t stat_qv(vg_type_t t, const vg_value_t *v)
-{
-    qv_t q = {0};
-    if (t == VG_TYPE_FLOAT)
-        q.k = QV_F, q.v.f = v->f;
-    else if (t == VG_TYPE_INT)
-        q.k = QV_I, q.v.i = v->i;
-    else
-        q.k = QV_U, q.v.u = v->u;
-    return q;
-}
-
-static int apply_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, acc_t *accs)
-{
-    vg_scan_stats_t st[64];
-    int have[64];
-    if (ex->nspec > 64)
-        return 0;
-    for (int i = 0; i < ex->nspec; i++) { /* check every spec first: all or nothing */
-        const spec_t *sp = &ex->specs[i];
-        have[i] = sp->field >= 0 && vg_scan_chunk_stats(ex->scan, chunk, (uint32_t)sp->field, &st[i]);
-        if (!have[i])
-            memset(&st[i], 0, sizeof st[i]);
-        if (have[i] && st[i].sum_overflow && (sp->fid == VG_QF_SUM || sp->fid == VG_QF_MEAN))
-            return 0;
-    }
-    for (int i = 0; i < ex->nspec; i++) {
-        const spec_t *sp = &ex->specs[i];
-        acc_t *a = &accs[i];
-        int fresh = a->n == 0;
-        a->rows += ci->nrows;
-        if (!have[i])
-            continue;
-        a->n += st[i].count;
-        double sum = sp->atype == VG_TYPE_FLOAT ? st[i].sum_f
-                     : sp->atype == VG_TYPE_INT ? (double)st[i].sum_i
-                                                : (double)st[i].sum_u;
-        qv_t mn = stat_qv(sp->atype, &st[i].min), mx = stat_qv(sp->atype, &st[i].max);
-        switch (sp->fid) {
-        case VG_QF_SUM:
-        case VG_QF_MEAN: {
-            acc_add_sum(a, sum, st[i].count);
-            break;
-        }
-        case VG_QF_MIN:
-            if (st[i].count && (fresh || qv_cmp(&mn, &a->min) < 0))
-                a->min = mn;
-            break;
-        case VG_QF_MAX:
-            if (st[i].count && (fresh || qv_cmp(&mx, &a->max) > 0))
-                a->max = mx;
-            break;
-        case VG_QF_RATE: a->trues += (uint64_t)st[i].sum_i; break;
-        case VG_QF_APPROX_QUANTILE:
-            if (st[i].count)
-                vg_scan_chunk_sketch(ex->scan, chunk, (uint32_t)sp->field, &a->sk, NULL);
-            break;
-        default: break;
-        }
-    }
-    return 1;
-}
-
-/* Answer a chunk from its statistics when it is allowed; 1 when done. */
 /*
  * Can a block be skipped without decoding it? When the WHERE speaks of tags
  * only (and there is no second population), a block none of whose series
@@ -470,7 +427,7 @@ static int chunk_excluded(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci,
     for (uint32_t i = 0; i < ns; i++) {
         int pass = 1;
         c.series = series[i];
-        int rc = eval_pred(&c, ex->where, &pass);
+        int rc = series_passes(ex, &c, 0, &pass);
         if (rc || pass)
             return rc;
     }
@@ -495,7 +452,7 @@ static int try_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, keyb
     for (uint32_t i = 0; i < ns; i++) {
         c.series = series[i];
         int pass = 1, rc;
-        if (ex->where && (rc = eval_pred(&c, ex->where, &pass)))
+        if ((rc = series_passes(ex, &c, 0, &pass)))
             return rc;
         if (!pass)
             return VG_OK;
@@ -507,7 +464,7 @@ static int try_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, keyb
         gi = g;
     }
     group_t *g = &ex->grp[gi];
-    if (!apply_stats(ex, chunk, ci, &g->accs[(size_t)s0 * (size_t)ex->nspec]))
+    if (!acc_add_block(ex, chunk, ci, &g->accs[(size_t)s0 * (size_t)ex->nspec]))
         return VG_OK;
     if (ex->bounds[s0] >= ex->start && ex->bounds[s0 + 1] <= ex->end)
         g->in_range = 1;
@@ -525,6 +482,12 @@ int exec_read_cols(exec_t *ex, vg_scan_reader_t *rd, uint32_t chunk, vg_scan_col
                 return rc;
         }
     return VG_OK;
+}
+
+static int acc_error(exec_t *ex, int rc)
+{
+    return rc == VG_ELIMIT ? rc
+                           : vg_q_error_set(ex->err, rc, 0, 0, "accumulating: %s", vg_strerror(rc));
 }
 
 static int add_row(exec_t *ex, evctx_t *c, long seg, keybuf_t *kb)
@@ -552,9 +515,7 @@ static int add_row(exec_t *ex, evctx_t *c, long seg, keybuf_t *kb)
             if (sp->arg && (rc = eval(c, sp->arg, &v)))
                 return rc;
             if ((rc = acc_add(ex, sp, &accs[s], sp->arg ? &v : NULL, c->ts)))
-                return rc == VG_ELIMIT ? rc
-                                       : vg_q_error_set(ex->err, rc, 0, 0, "accumulating: %s",
-                                                        vg_strerror(rc));
+                return acc_error(ex, rc);
         }
     }
     return VG_OK;
@@ -565,8 +526,113 @@ int exec_scan_error(exec_t *ex, int rc, const vg_error_t *verr)
     return vg_q_error_set(ex->err, rc, 0, 0, "%s", verr->msg[0] ? verr->msg : vg_strerror(rc));
 }
 
-/* Scan chunks taken from the root's counter until none is left. */
-/* Add one chunk's rows (or its block statistics) to ex's partials. */
+/*
+ * Add spec's rows [i, j) of the run in c (one series, one segment) to a: a
+ * plain field in a column loop, an argument of tags only evaluated once.
+ */
+static int add_spec_run(exec_t *ex, evctx_t *c, const spec_t *sp, acc_t *a, uint32_t i,
+                        uint32_t j, const int64_t *ts)
+{
+    int rc = VG_OK;
+    if (!sp->arg) { /* count(): what acc_add does for a row without a value */
+        a->rows += j - i;
+        return VG_OK;
+    }
+    if (sp->field >= 0)
+        return (rc = acc_add_col(ex, sp, a, &c->cols[sp->field], i, j, ts)) ? acc_error(ex, rc)
+                                                                            : VG_OK;
+    qv_t v;
+    if (sp->arg_tags) {
+        c->row = i;
+        c->ts = ts[i];
+        if ((rc = eval(c, sp->arg, &v)))
+            return rc;
+        return (rc = acc_add_same(ex, sp, a, &v, i, j, ts)) ? acc_error(ex, rc) : VG_OK;
+    }
+    for (uint32_t r = i; r < j; r++) {
+        c->row = r;
+        c->ts = ts[r];
+        if ((rc = eval(c, sp->arg, &v)))
+            return rc;
+        if ((rc = acc_add(ex, sp, a, &v, ts[r])))
+            return acc_error(ex, rc);
+    }
+    return VG_OK;
+}
+
+/* Add rows [i, j) of the run in c, which pass population pop's WHERE, to the series' group. */
+static int add_pop_rows(exec_t *ex, evctx_t *c, int pop, long seg, uint32_t i, uint32_t j,
+                        const int64_t *ts, keybuf_t *kb)
+{
+    size_t gi, nseg = ex->nbounds - 1;
+    int rc = group_of(ex, c, kb, &gi);
+    if (rc)
+        return rc;
+    group_t *g = &ex->grp[gi];
+    if (pop == 0 && ex->bounds[seg] >= ex->start && ex->bounds[seg + 1] <= ex->end)
+        g->in_range = 1; /* start and end are boundaries: the segment is in or out */
+    acc_t *accs = &g->accs[((size_t)pop * nseg + (size_t)seg) * (size_t)ex->nspec];
+    for (int s = 0; s < ex->nspec && !rc; s++)
+        if (!pop || ex->specs[s].drift)
+            rc = add_spec_run(ex, c, &ex->specs[s], &accs[s], i, j, ts);
+    return rc;
+}
+
+/*
+ * Add rows [i, j) of one series in segment seg (ex->runs_ok): the group is
+ * the series'; a WHERE of tags only is decided once for the run, another
+ * row by row, the rows that pass added in stretches.
+ */
+static int add_run(exec_t *ex, evctx_t *c, long seg, uint32_t i, uint32_t j, const int64_t *ts,
+                   keybuf_t *kb)
+{
+    int rc = VG_OK;
+    for (int pop = 0; pop < ex->npop && !rc; pop++) {
+        const cx_t *pred = pop ? ex->against_where : ex->where;
+        int pass = 1;
+        c->row = i;
+        c->ts = ts[i];
+        if (!pred || ex->pred_tags[pop]) {
+            if (!(rc = series_passes(ex, c, pop, &pass)) && pass)
+                rc = add_pop_rows(ex, c, pop, seg, i, j, ts, kb);
+            continue;
+        }
+        for (uint32_t r = i, p = i; r <= j && !rc; r++) { /* [p, r): rows that passed */
+            pass = 0;
+            if (r < j) {
+                c->row = r;
+                c->ts = ts[r];
+                rc = eval_pred(c, pred, &pass);
+            }
+            if (!rc && !pass && p < r)
+                rc = add_pop_rows(ex, c, pop, seg, p, r, ts, kb);
+            if (!pass)
+                p = r + 1;
+        }
+    }
+    return rc;
+}
+
+/* The end of the run starting at row i: same series, same segment seg (-1: row i alone). */
+static uint32_t run_end(const exec_t *ex, long seg, uint32_t i, uint32_t n, const int64_t *ts,
+                        const uint32_t *ser)
+{
+    uint32_t j = i + 1;
+    if (seg < 0)
+        return j;
+    int64_t a = ex->bounds[seg], b = ex->bounds[seg + 1];
+    while (j < n && ser[j] == ser[i] && ts[j] >= a && ts[j] < b)
+        j++;
+    return j;
+}
+
+/*
+ * Add one chunk's rows (or its block statistics) to ex's partials. Rows are
+ * taken in runs of one series and one segment (a segment block is sorted by
+ * series, then time, so runs are long; other chunks merely make short
+ * runs); a run in a segment no interval needs costs a comparison per row,
+ * and the columns are decoded only when some run is needed.
+ */
 static int scan_chunk(exec_t *ex, vg_scan_reader_t *rd, vg_scan_col_t *cols, keybuf_t *kb,
                       uint32_t ch)
 {
@@ -588,20 +654,35 @@ static int scan_chunk(exec_t *ex, vg_scan_reader_t *rd, vg_scan_col_t *cols, key
     const int64_t *ts;
     const uint32_t *ser;
     vg_error_t verr = {0};
-    if ((rc = vg_scan_read_time(rd, ch, &ts, &ser, &verr)) ||
-        (rc = exec_read_cols(ex, rd, ch, cols, &verr)))
+    if ((rc = vg_scan_read_time(rd, ch, &ts, &ser, &verr)))
         return exec_scan_error(ex, rc, &verr);
     evctx_t c = {.ex = ex, .cols = cols};
-    for (uint32_t i = 0; i < ci.nrows && !rc; i++) {
-        long seg = exec_seg_of(ex, ts[i]);
+    int have_cols = 0;
+    long seg = -1;
+    uint64_t since_tick = 0;
+    for (uint32_t i = 0, j; i < ci.nrows && !rc; i = j) {
+        if (seg < 0 || ts[i] < ex->bounds[seg] || ts[i] >= ex->bounds[seg + 1])
+            seg = exec_seg_of(ex, ts[i]);
+        j = run_end(ex, seg, i, ci.nrows, ts, ser);
         if (seg < 0 || !ex->seg_needed[seg])
             continue;
-        c.row = i;
+        if (!have_cols && (rc = exec_read_cols(ex, rd, ch, cols, &verr)))
+            return exec_scan_error(ex, rc, &verr);
+        have_cols = 1;
         c.series = ser[i];
-        c.ts = ts[i];
-        rc = add_row(ex, &c, seg, kb);
-        if (!rc && (i & 0xffff) == 0xffff)
+        if (ex->runs_ok) {
+            rc = add_run(ex, &c, seg, i, j, ts, kb);
+        } else {
+            for (uint32_t r = i; r < j && !rc; r++) {
+                c.row = r;
+                c.ts = ts[r];
+                rc = add_row(ex, &c, seg, kb);
+            }
+        }
+        if (!rc && (since_tick += j - i) >= 0x10000) {
+            since_tick = 0;
             rc = exec_tick(ex);
+        }
     }
     return rc;
 }
@@ -669,7 +750,8 @@ static void free_groups(exec_t *ex)
     vg_free(ex->grp);
     vg_free(ex->gtab);
     vg_free(ex->series_group);
-    ex->grp = NULL, ex->gtab = NULL, ex->series_group = NULL;
+    vg_free(ex->series_pass);
+    ex->grp = NULL, ex->gtab = NULL, ex->series_group = NULL, ex->series_pass = NULL;
     ex->ngrp = ex->cgrp = ex->gtab_cap = 0;
 }
 
@@ -704,7 +786,6 @@ static int scan_aggregate(exec_t *ex)
     worker_t *ws = nt > 1 ? vg_calloc(nt - 1, sizeof *ws) : NULL;
     if (nt > 1 && !ws)
         nt = 1;
-    uint32_t ns = vg_scan_nseries(ex->scan);
     /* residue 0 is the root's; a worker that cannot start leaves its residue to the root */
     ex->stride = nt;
     ex->residues = nt == 1 ? 1 : 0;
@@ -717,11 +798,9 @@ static int scan_aggregate(exec_t *ex)
         w->ex.err = &w->ex.werr;
         memset(&w->ex.werr, 0, sizeof w->ex.werr);
         w->ex.grp = NULL, w->ex.gtab = NULL, w->ex.ngrp = w->ex.cgrp = w->ex.gtab_cap = 0;
-        w->ex.series_group = vg_malloc(((size_t)ns + 1) * sizeof *w->ex.series_group);
-        if (w->ex.series_group) {
-            memset(w->ex.series_group, 0xff, ((size_t)ns + 1) * sizeof *w->ex.series_group);
+        w->ex.series_group = NULL, w->ex.series_pass = NULL;
+        if (series_caches(&w->ex) == VG_OK)
             w->started = pthread_create(&w->th, NULL, worker_main, w) == 0;
-        }
         if (!w->started)
             ex->residues |= w->ex.residues;
     }
@@ -790,10 +869,13 @@ static int run_aggregate(exec_t *ex, vg_result_t *out)
         return rc;
     ex->stats_ok = plan_stats(ex);
     ex->where_tags_only = ex->where && only_tags(ex->where);
-    uint32_t ns = vg_scan_nseries(ex->scan);
-    if (!(ex->series_group = vg_malloc(((size_t)ns + 1) * sizeof *ex->series_group)))
-        return VG_ENOMEM;
-    memset(ex->series_group, 0xff, ((size_t)ns + 1) * sizeof *ex->series_group);
+    ex->runs_ok = !has_bucket(ex);
+    ex->pred_tags[0] = only_tags(ex->where);
+    ex->pred_tags[1] = only_tags(ex->against_where);
+    for (int i = 0; i < ex->nspec; i++)
+        ex->specs[i].arg_tags = ex->specs[i].arg && only_tags(ex->specs[i].arg);
+    if ((rc = series_caches(ex)))
+        return rc;
     if (ex->st->ngroups == 0) { /* one group, present even without rows */
         size_t g;
         if ((rc = find_group(ex, "", 0, &g)))

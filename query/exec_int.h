@@ -113,6 +113,7 @@ typedef struct spec {
     vg_type_t atype; /* the argument's type */
     unsigned need;   /* ACC_* */
     int drift;       /* a drift function (accumulated in both populations) */
+    int arg_tags;    /* the argument reads tags only: one value per series (exec.c) */
 } spec_t;
 
 typedef struct acc {
@@ -139,6 +140,24 @@ void acc_init(acc_t *a);
 void acc_free(acc_t *a);
 /* Add one row: v is the argument's value (ignored for count()); ts its time. */
 int acc_add(struct exec *ex, const spec_t *sp, acc_t *a, const qv_t *v, int64_t ts);
+/*
+ * Add rows [i, j) of a decoded column col, the plain-field argument of sp
+ * (ts: the chunk's timestamps): the same state, in the same order of
+ * operations, as acc_add called row by row, so results do not depend on
+ * which path took a row. Numbers and booleans without extremes, sketches,
+ * sets or categories take a tight loop; the rest goes row by row.
+ */
+int acc_add_col(struct exec *ex, const spec_t *sp, acc_t *a, const vg_scan_col_t *col,
+                uint32_t i, uint32_t j, const int64_t *ts);
+/* Rows [i, j) that all have the value v (an argument of tags only), as
+ * acc_add would add them one by one. */
+int acc_add_same(struct exec *ex, const spec_t *sp, acc_t *a, const qv_t *v, uint32_t i,
+                 uint32_t j, const int64_t *ts);
+/* Can sp be answered from a block's statistics (and sketch) alone? */
+int acc_stats_usable(const spec_t *sp);
+/* Add a chunk's statistics to accs (one per spec, all usable): 1 when done,
+ * 0 (nothing added) when some spec's statistics cannot be used. */
+int acc_add_block(struct exec *ex, uint32_t chunk, const vg_scan_chunk_t *ci, acc_t *accs);
 /* n values summing to sum (block statistics). */
 void acc_add_sum(acc_t *a, double sum, uint64_t n);
 /* dst += src. */
@@ -198,6 +217,7 @@ typedef struct exec {
     uint32_t *gtab; /* hash table of group index + 1 */
     size_t gtab_cap;
     int32_t *series_group; /* cache per series when no bucket(): -1 unknown */
+    int8_t *series_pass;   /* per population and series, a WHERE of tags only: -1 unknown */
 
     /* category interning */
     char **cat_keys;
@@ -212,6 +232,9 @@ typedef struct exec {
 
     int stats_ok; /* chunks may be answered from block statistics */
     int where_tags_only; /* the WHERE reads tags only: blocks can be skipped by their series */
+    int runs_ok;      /* no bucket(): a run of rows of one series in one segment shares
+                         its group (exec.c) */
+    int pred_tags[2]; /* the WHERE, AGAINST WHERE read tags only (or are absent) */
     uint64_t values_held; /* the root's, shared by the workers (atomic) */
 
     /* parallel scan: workers are shallow copies of the root with their own
@@ -291,6 +314,8 @@ typedef struct evctx {
 } evctx_t;
 
 int eval(evctx_t *c, const cx_t *x, qv_t *out);
+/* Row row of a decoded column as a value (null when the slot is null). */
+void eval_col_value(const vg_scan_col_t *col, uint32_t row, qv_t *o);
 /* WHERE semantics: null and false are both false. */
 int eval_pred(evctx_t *c, const cx_t *x, int *out);
 /* The reference span of drift functions for window cur (AGAINST). */

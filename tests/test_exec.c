@@ -850,6 +850,293 @@ static void test_parallel_scan_gives_the_same_answer(void **state)
     vg_result_free(&b);
 }
 
+/* ------------------------------------------- fast paths against row by row */
+
+/* Every cell of a and b equal, to the bit. */
+static void assert_same_result(const vg_result_t *a, const vg_result_t *b, const char *q)
+{
+    if (a->nrows != b->nrows || a->ncols != b->ncols)
+        fail_msg("%s: %zu x %zu against %zu x %zu", q, a->nrows, a->ncols, b->nrows, b->ncols);
+    for (size_t i = 0; i < a->nrows; i++)
+        for (size_t c = 0; c < a->ncols; c++) {
+            const vg_value_t *x = vg_result_cell(a, i, c), *y = vg_result_cell(b, i, c);
+            if (!x || !y) {
+                if (x || y)
+                    fail_msg("%s: row %zu column %s: null on one side only", q, i,
+                             a->cols[c].name);
+                continue;
+            }
+            vg_type_t t = a->cols[c].type;
+            int same = t == VG_TYPE_STRING || t == VG_TYPE_TAG
+                           ? x->s.len == y->s.len && !memcmp(x->s.p, y->s.p, x->s.len)
+                       : t == VG_TYPE_BOOL ? x->b == y->b
+                       : t == VG_TYPE_FLOAT ? !memcmp(&x->f, &y->f, sizeof x->f)
+                                            : x->i == y->i;
+            if (!same)
+                fail_msg("%s: row %zu column %s differs", q, i, a->cols[c].name);
+        }
+}
+
+/* Every column of a also in b (by name), every cell equal to the bit. */
+static void assert_same_columns(const vg_result_t *a, const vg_result_t *b, const char *q)
+{
+    if (a->nrows != b->nrows)
+        fail_msg("%s: %zu rows against %zu", q, a->nrows, b->nrows);
+    for (size_t c = 0; c < a->ncols; c++) {
+        int cb = -1; /* the same name, and a picture for a picture */
+        for (size_t k = 0; k < b->ncols && cb < 0; k++)
+            if (!strcmp(b->cols[k].name, a->cols[c].name) &&
+                b->cols[k].picture == a->cols[c].picture)
+                cb = (int)k;
+        if (cb < 0)
+            fail_msg("%s: no column %s", q, a->cols[c].name);
+        if (a->cols[c].type != b->cols[cb].type)
+            fail_msg("%s: column %s: type %d against %d", q, a->cols[c].name, a->cols[c].type,
+                     b->cols[cb].type);
+        for (size_t i = 0; i < a->nrows; i++) {
+            const vg_value_t *u = vg_result_cell(a, i, c), *v = vg_result_cell(b, i, (size_t)cb);
+            int same = !u || !v ? u == v
+                       : a->cols[c].type == VG_TYPE_STRING || a->cols[c].type == VG_TYPE_TAG
+                           ? u->s.len == v->s.len && !memcmp(u->s.p, v->s.p, u->s.len)
+                       : a->cols[c].type == VG_TYPE_BOOL ? u->b == v->b
+                       : a->cols[c].type == VG_TYPE_FLOAT ? !memcmp(&u->f, &v->f, sizeof u->f)
+                                                            : u->i == v->i;
+            if (!same)
+                fail_msg("%s: row %zu column %s differs", q, i, a->cols[c].name);
+        }
+    }
+}
+
+/* A rule-like query in parts; NULL parts are absent. */
+typedef struct qcase {
+    const char *items, *where, *span, *by, *against_where, *against;
+} qcase_t;
+
+/*
+ * The query of k as written (variant 0), with an always-true condition on a
+ * field in both WHEREs (1), or grouped by one more bucket() that every row
+ * falls in (2).
+ */
+static void case_query(char *q, size_t cap, const qcase_t *k, int variant)
+{
+    const char *f = variant == 1 ? "latency_s > -1" : NULL, *bk = "bucket(latency_s, 1000000)";
+    int n = snprintf(q, cap, "SELECT %s FROM llm_request", k->items);
+    if (k->where || f)
+        n += snprintf(q + n, cap - (size_t)n, " WHERE %s%s%s", k->where ? k->where : "",
+                      k->where && f ? " AND " : "", f ? f : "");
+    n += snprintf(q + n, cap - (size_t)n, " %s", k->span);
+    if (k->by || variant == 2)
+        n += snprintf(q + n, cap - (size_t)n, " BY %s%s%s", k->by ? k->by : "",
+                      k->by && variant == 2 ? ", " : "", variant == 2 ? bk : "");
+    if (k->against_where)
+        snprintf(q + n, cap - (size_t)n, " AGAINST WHERE %s%s%s", k->against_where,
+                 f ? " AND " : "", f ? f : "");
+    else if (k->against)
+        snprintf(q + n, cap - (size_t)n, " %s", k->against);
+}
+
+/*
+ * The executor takes a series' rows in runs (its group found once, a WHERE
+ * of tags only decided once, columns added in tight loops); a WHERE on a
+ * field is tested row by row and passing rows added in stretches; bucket()
+ * sends every row alone through the general path. Each case must give the
+ * very same numbers all three ways, as of times that cut blocks, partitions
+ * and the head at various places.
+ */
+static void test_series_runs_match_row_by_row(void **state)
+{
+    (void)state;
+    static const qcase_t cases[] = {
+        {"rate(refusal) AS rate, baseline(rate(refusal), 7d, 1d) AS base, count() AS n, "
+         "ztest_p(refusal) AS p, n_ref(refusal) AS nr",
+         NULL, "SINCE 10m", "route, model", NULL, "AGAINST PREVIOUS 7d"},
+        {"p99(latency_s) AS p99, baseline(p50(latency_s), 3d, 1d) AS b, mean(quality) AS mq, "
+         "stddev(quality) AS sq, sum(tokens) AS st, count(quality) AS cq, mean(refusal) AS mr",
+         "route != 'code'", "SINCE 2h", "model", NULL, NULL},
+        {"rate(finish = 'stop') AS r, count_if(refusal) AS c, rate(model = 'm1') AS tm, "
+         "count(route) AS cr, count(finish) AS cf, sum(tokens > 1000) AS big",
+         NULL, "SINCE 1d EVERY 3h", "route", NULL, NULL},
+        {"ztest_p(refusal) AS p, ks(latency_s) AS k, n_cur(refusal) AS nc, psi(finish) AS ps",
+         "model = 'm2'", "SINCE 6h", NULL, "model = 'm1'", NULL},
+        {"min(tokens) AS lo, max(latency_s) AS hi, first(quality) AS f, last(tokens) AS l, "
+         "count_distinct(finish) AS d, approx_quantile(latency_s, 0.5) AS aq, "
+         "zscore(mean(latency_s), 6h) AS z",
+         NULL, "SINCE 1h", "model", NULL, NULL},
+        {"rate(refusal) AS r, mean(tokens) AS m, count() AS n", "quality > 0.3 OR route = 'chat'",
+         "SINCE 1d", "model", NULL, "AGAINST PREVIOUS 2d"},
+    };
+    const int64_t part = NOW / (6 * HOUR) * (6 * HOUR);
+    const int64_t at[] = {NOW, NOW - 37 * MIN - 13 * SEC, g_rows[g_n / 2].ts,
+                          g_rows[g_n * 8 / 10].ts + 1, part - 6 * HOUR, part - 6 * HOUR + 7 * MIN,
+                          g_rows[g_n / 4].ts};
+    for (size_t t = 0; t < sizeof at / sizeof *at; t++)
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            vg_result_t r[3];
+            char q[3][1024];
+            vg_q_exec_opts_t o;
+            vg_q_exec_opts_default(&o);
+            o.now_ns = at[t];
+            o.threads = 1 + (unsigned)(t % 2);
+            for (int v = 0; v < 3; v++) {
+                case_query(q[v], sizeof q[v], &cases[i], v);
+                run_opts(q[v], &r[v], &o);
+            }
+            assert_true(r[0].nrows > 0);
+            assert_same_result(&r[0], &r[1], q[1]);
+            assert_same_columns(&r[0], &r[2], q[2]);
+            for (int v = 0; v < 3; v++)
+                vg_result_free(&r[v]);
+        }
+}
+
+/*
+ * Windows, references and baselines whose edges fall on a row's time, on a
+ * partition's edge and inside the head, against counts over the rows written:
+ * a row at a span's start is in it, a row at its end is not.
+ */
+static void test_spans_at_row_and_partition_edges_count_every_row(void **state)
+{
+    (void)state;
+    const int64_t part = NOW / (6 * HOUR) * (6 * HOUR);
+    const int64_t at[] = {g_rows[g_n / 3].ts, g_rows[g_n / 3].ts + 1, part - 12 * HOUR,
+                          part - 12 * HOUR + 7 * MIN, g_rows[g_n - 5].ts, g_rows[g_n / 4].ts};
+    for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+        vg_q_exec_opts_t o;
+        vg_q_exec_opts_default(&o);
+        o.now_ns = at[k];
+        vg_result_t r;
+        run_opts("SELECT count() AS n, n_ref(refusal) AS nr, rate(refusal) AS r, "
+                 "baseline(count(), 3d, 1d) AS b, count_if(refusal) AS c FROM llm_request "
+                 "SINCE 7m BY model AGAINST PREVIOUS 2d",
+                 &r, &o);
+        int64_t a = at[k] - 7 * MIN, b = at[k];
+        size_t groups = 0;
+        for (int m = 0; m < NSER; m++) {
+            int dup = 0;
+            for (int j = 0; j < m; j++)
+                dup |= !strcmp(MODEL[j], MODEL[m]);
+            groups += !dup && direct(a, b, model_is, MODEL[m]).count > 0;
+        }
+        assert_int_equal(r.nrows, groups);
+        for (size_t i = 0; i < r.nrows; i++) {
+            const char *m = scell(&r, i, "model");
+            agg_t cur = direct(a, b, model_is, m), ref = direct(a - 2 * DAY, a, model_is, m);
+            assert_true(cur.count > 0);
+            near(fcell(&r, i, "n"), cur.count, 0);
+            near(fcell(&r, i, "c"), cur.refusals, 0);
+            near(fcell(&r, i, "r"), cur.rate, 1e-12);
+            near(fcell(&r, i, "nr"), ref.nonnull_ref, 0);
+            double v[3];
+            for (int d = 1; d <= 3; d++)
+                v[d - 1] = direct(a - d * DAY, b - d * DAY, model_is, m).count;
+            qsort(v, 3, sizeof *v, cmp_d);
+            near(fcell(&r, i, "b"), v[1], 0);
+        }
+        vg_result_free(&r);
+    }
+}
+
+/*
+ * Drift functions that need counts only (ztest_p over a boolean, n_cur,
+ * n_ref) are answered from block statistics too: whole blocks inside the
+ * reference. Against the rows written, and against decoding every row.
+ */
+static void test_count_drift_from_block_statistics_match_rows(void **state)
+{
+    (void)state;
+    const char *fast = "SELECT ztest_p(refusal) AS p, n_cur(refusal) AS nc, "
+                       "n_ref(latency_s) AS nr, count_if(refusal) AS c, rate(refusal) AS r "
+                       "FROM llm_request SINCE 1d AGAINST PREVIOUS 3d";
+    const char *slow = "SELECT ztest_p(refusal) AS p, n_cur(refusal) AS nc, "
+                       "n_ref(latency_s) AS nr, count_if(refusal) AS c, rate(refusal) AS r "
+                       "FROM llm_request WHERE latency_s > -1 SINCE 1d AGAINST PREVIOUS 3d";
+    vg_result_t a, b;
+    run(fast, &a);
+    run(slow, &b);
+    assert_same_result(&a, &b, fast);
+    agg_t cur = direct(NOW - DAY, NOW, all, NULL);
+    agg_t ref = direct(NOW - 4 * DAY, NOW - DAY, all, NULL);
+    near(fcell(&a, 0, "nc"), cur.nonnull_ref, 0);
+    near(fcell(&a, 0, "nr"), ref.count, 0);
+    near(fcell(&a, 0, "c"), cur.refusals, 0);
+    near(fcell(&a, 0, "r"), cur.rate, 1e-12);
+    near(fcell(&a, 0, "p"),
+         vg_stat_ztest_p((uint64_t)cur.refusals, (uint64_t)cur.nonnull_ref,
+                         (uint64_t)ref.refusals, (uint64_t)ref.nonnull_ref),
+         1e-12);
+    vg_result_free(&a);
+    vg_result_free(&b);
+}
+
+/*
+ * A boolean column without nulls is counted in bulk. Table probe: 3 series,
+ * a row a minute for 2 days with ok (never null) and v; the first day and a
+ * half sealed (whole blocks, sorted by series and time), the rest in the
+ * head. Counts against the rows written, and against row by row.
+ */
+static void test_bool_columns_without_nulls_count_in_bulk(void **state)
+{
+    (void)state;
+    const int64_t t0 = NOW - 2 * DAY, n = 2 * 24 * 60;
+    static const char *K[3] = {"a", "b", "c"};
+    size_t cap = (size_t)n * 3 * 64, len = 0;
+    char *buf = malloc(cap);
+    for (int64_t i = 0; i < n; i++) {
+        if (i == n * 3 / 4) {
+            vg_write_result_t wr;
+            assert_int_equal(vg_db_write_lp(g_db, buf, len, NULL, &wr, NULL), VG_OK);
+            assert_int_equal(wr.rejected, 0);
+            vg_write_result_free(&wr);
+            assert_int_equal(vg_db_flush(g_db, NULL), VG_OK);
+            len = 0;
+        }
+        for (int s = 0; s < 3; s++) {
+            const char *ok = mix((uint64_t)(i * 3 + s)) % 7 == 0 ? "true" : "false";
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    "probe,k=%s ok=%s,v=%" PRId64 "i %" PRId64 "\n", K[s], ok, i,
+                                    t0 + i * MIN + s * SEC);
+        }
+    }
+    vg_write_result_t wr;
+    assert_int_equal(vg_db_write_lp(g_db, buf, len, NULL, &wr, NULL), VG_OK);
+    vg_write_result_free(&wr);
+    free(buf);
+    const int64_t at[] = {NOW, NOW - 13 * HOUR - 30 * SEC, t0 + DAY + 7 * MIN};
+    for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+        vg_q_exec_opts_t o;
+        vg_q_exec_opts_default(&o);
+        o.now_ns = at[k];
+        vg_result_t fast, slow;
+        run_opts("SELECT count_if(ok) AS c, rate(ok) AS r, ztest_p(ok) AS p FROM probe SINCE 2h "
+                 "BY k AGAINST PREVIOUS 6h",
+                 &fast, &o);
+        run_opts("SELECT count_if(ok) AS c, rate(ok) AS r, ztest_p(ok) AS p FROM probe WHERE "
+                 "v > -1 SINCE 2h BY k AGAINST PREVIOUS 6h",
+                 &slow, &o);
+        assert_same_result(&fast, &slow, "probe");
+        assert_int_equal(fast.nrows, 3);
+        for (int s = 0; s < 3; s++) {
+            uint64_t c[2] = {0}, m[2] = {0};
+            for (int64_t i = 0; i < n; i++) {
+                int64_t ts = t0 + i * MIN + s * SEC;
+                int pop = ts >= at[k] - 2 * HOUR && ts < at[k]              ? 0
+                          : ts >= at[k] - 8 * HOUR && ts < at[k] - 2 * HOUR ? 1
+                                                                             : -1;
+                if (pop >= 0) {
+                    m[pop]++;
+                    c[pop] += mix((uint64_t)(i * 3 + s)) % 7 == 0;
+                }
+            }
+            assert_string_equal(scell(&fast, (size_t)s, "k"), K[s]);
+            near(fcell(&fast, (size_t)s, "c"), (double)c[0], 0);
+            near(fcell(&fast, (size_t)s, "r"), (double)c[0] / (double)m[0], 1e-12);
+            near(fcell(&fast, (size_t)s, "p"), vg_stat_ztest_p(c[0], m[0], c[1], m[1]), 1e-12);
+        }
+        vg_result_free(&fast);
+        vg_result_free(&slow);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -869,6 +1156,10 @@ int main(void)
         cmocka_unit_test(test_errors_name_what_and_where),
         cmocka_unit_test(test_nulls_propagate_and_compare_false),
         cmocka_unit_test(test_parallel_scan_gives_the_same_answer),
+        cmocka_unit_test(test_series_runs_match_row_by_row),
+        cmocka_unit_test(test_spans_at_row_and_partition_edges_count_every_row),
+        cmocka_unit_test(test_count_drift_from_block_statistics_match_rows),
+        cmocka_unit_test(test_bool_columns_without_nulls_count_in_bulk), /* flushes: last */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
