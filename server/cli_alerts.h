@@ -19,10 +19,13 @@ int cli_load_runbooks(vg_db_t *db, const char *const *paths, size_t n, vg_rb_set
 int64_t cli_data_end(vg_db_t *db);
 
 /* Evaluate every rule as of since, since + step, ... until (a rule whose
- * `every` is longer than step only when it is due); after each step, tick
- * the notifier (may be NULL) and call tick (may be NULL). */
-int cli_replay(vg_rules_t *rules, int64_t since, int64_t until, int64_t step,
-               struct vg_notifier *notifier, void (*tick)(void *ctx, int64_t now), void *ctx);
+ * `every` is longer than step only when it is due), on `threads` threads;
+ * with a notifier (may be NULL) on one, ticking it after each step. Event
+ * handlers must write to cli_replay_out(out) and be thread-safe; what
+ * they write reaches out in time order, then rule order (replay.c). */
+int cli_replay(vg_rules_t *rules, int64_t since, int64_t until, int64_t step, unsigned threads,
+               struct vg_notifier *notifier, FILE *out);
+FILE *cli_replay_out(FILE *fallback);
 
 /* One line: time, change, rule, labels, value. */
 void cli_print_event(FILE *out, const vg_rule_event_t *ev);

@@ -110,19 +110,20 @@ typedef struct show {
     size_t fired;
 } show_t;
 
+/* Called from the replay's threads (replay.c): writes to its buffers. */
 static void on_event(void *ctx, const vg_rule_event_t *ev)
 {
     show_t *s = ctx;
+    FILE *out = cli_replay_out(stdout);
     if (ev->change == VG_RS_TO_FIRING) {
-        s->fired++;
-        cli_print_alert(stdout, ev->alert, ev->at);
+        __atomic_add_fetch(&s->fired, 1, __ATOMIC_RELAXED);
+        cli_print_alert(out, ev->alert, ev->at);
         if (s->incident_at)
-            printf("  (%+.0f minutes after the incident began)\n",
-                   (double)(ev->at - s->incident_at) / 60e9);
+            fprintf(out, "  (%+.0f minutes after the incident began)\n",
+                    (double)(ev->at - s->incident_at) / 60e9);
     } else {
-        cli_print_event(stdout, ev);
+        cli_print_event(out, ev);
     }
-    fflush(stdout);
 }
 
 static double since_s(const struct timespec *t0)
@@ -232,7 +233,7 @@ static int run(const demo_args_t *a, const char *dir)
             printf("the incident begins at %s\n\n", t);
         }
         fflush(stdout);
-        rc = cli_replay(rules, end - DAY, end, step, notifier, NULL, NULL);
+        rc = cli_replay(rules, end - DAY, end, step, 2, notifier, stdout);
         printf("\n%zu alerts fired; %.1f s in all\n", show.fired, since_s(&t0));
     }
     if (notifier) {
