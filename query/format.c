@@ -107,6 +107,13 @@ int vg_result_write_csv(const vg_result_t *r, FILE *out)
     return ferror(out) ? VG_EIO : VG_OK;
 }
 
+/* JSON has no NaN or infinities: such a cell is null in "rows" and its
+ * spelling goes to "nonfinite" (vg_result.h), so float columns stay numbers. */
+static const char *nonfinite_name(double f)
+{
+    return isnan(f) ? "NaN" : f > 0 ? "+Inf" : "-Inf";
+}
+
 static json_t *json_cell(const vg_result_t *r, size_t row, size_t col)
 {
     const vg_value_t *v = vg_result_cell(r, row, col);
@@ -126,13 +133,60 @@ static json_t *json_cell(const vg_result_t *r, size_t row, size_t col)
     }
 }
 
-int vg_result_write_json(const vg_result_t *r, FILE *out)
+static json_t *json_columns(const vg_result_t *r)
 {
     json_t *cols = json_array();
-    for (size_t c = 0; c < r->ncols; c++)
+    for (size_t c = 0; c < r->ncols; c++) {
+        if (r->cols[c].picture)
+            continue;
+        json_t *o = json_pack("{s:s, s:s}", "name", r->cols[c].name, "type",
+                              vg_result_type_name(r->cols[c].type));
+        if (r->cols[c].histogram)
+            json_object_set_new(o, "histogram", json_true());
+        json_array_append_new(cols, o);
+    }
+    return cols;
+}
+
+/* "pictures": each hidden column with its place among all columns and its cells. */
+static json_t *json_pictures(const vg_result_t *r)
+{
+    json_t *pics = json_array();
+    for (size_t c = 0; c < r->ncols; c++) {
         if (!r->cols[c].picture)
-            json_array_append_new(cols, json_pack("{s:s, s:s}", "name", r->cols[c].name, "type",
-                                              vg_result_type_name(r->cols[c].type)));
+            continue;
+        json_t *cells = json_array();
+        for (size_t row = 0; row < r->nrows; row++)
+            json_array_append_new(cells, json_cell(r, row, c));
+        json_array_append_new(pics, json_pack("{s:s, s:I, s:o}", "name", r->cols[c].name,
+                                              "column", (json_int_t)c, "rows", cells));
+    }
+    return pics;
+}
+
+/* The optional keys after "rows": written only when they say something, so a
+ * plain result's JSON is what it always was. */
+static int json_extras(const vg_result_t *r, json_t *nonfinite, FILE *out)
+{
+    int rc = 0;
+    if (r->windows)
+        fputs(",\"windows\":true", out);
+    json_t *pics = json_pictures(r);
+    if (json_array_size(pics)) {
+        fputs(",\"pictures\":", out);
+        rc = json_dumpf(pics, out, JSON_COMPACT);
+    }
+    json_decref(pics);
+    if (rc == 0 && json_array_size(nonfinite)) {
+        fputs(",\"nonfinite\":", out);
+        rc = json_dumpf(nonfinite, out, JSON_COMPACT);
+    }
+    return rc;
+}
+
+int vg_result_write_json(const vg_result_t *r, FILE *out)
+{
+    json_t *cols = json_columns(r), *nonfinite = json_array();
     /* the rows are written one at a time, so a large result is never held twice */
     fputs("{\"columns\":", out);
     int rc = json_dumpf(cols, out, JSON_COMPACT);
@@ -140,14 +194,25 @@ int vg_result_write_json(const vg_result_t *r, FILE *out)
     fputs(",\"rows\":[", out);
     for (size_t row = 0; row < r->nrows && rc == 0; row++) {
         json_t *a = json_array();
-        for (size_t c = 0; c < r->ncols; c++)
-            if (!r->cols[c].picture)
-                json_array_append_new(a, json_cell(r, row, c));
+        for (size_t c = 0, k = 0; c < r->ncols; c++) {
+            if (r->cols[c].picture)
+                continue;
+            json_array_append_new(a, json_cell(r, row, c));
+            const vg_value_t *v = vg_result_cell(r, row, c);
+            if (v && r->cols[c].type == VG_TYPE_FLOAT && !isfinite(v->f))
+                json_array_append_new(nonfinite, json_pack("[I, I, s]", (json_int_t)row,
+                                                           (json_int_t)k, nonfinite_name(v->f)));
+            k++;
+        }
         if (row)
             fputc(',', out);
         rc = json_dumpf(a, out, JSON_COMPACT);
         json_decref(a);
     }
-    fputs("]}\n", out);
+    fputs("]", out);
+    if (rc == 0)
+        rc = json_extras(r, nonfinite, out);
+    json_decref(nonfinite);
+    fputs("}\n", out);
     return rc || ferror(out) ? VG_EIO : VG_OK;
 }

@@ -51,8 +51,9 @@ int cli_connect(int *argc, char **argv, const char **url);
 const char *cli_env_url(void);
 
 /* A reply of /api/v1/query's JSON format as a result, for the table printer
- * (cli_query.c). windows: the statement had EVERY. Ownership: res is the
- * caller's, vg_result_free. */
+ * (cli_query.c): the reply's optional keys (vg_result.h) give windows,
+ * histograms, pictures and non-finite cells; query is unused. Ownership:
+ * res is the caller's, vg_result_free. */
 struct vg_result;
 int cli_result_from_json(const char *body, size_t len, const char *query, struct vg_result *res,
                          vg_error_t *err);

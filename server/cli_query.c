@@ -5,15 +5,15 @@
  * stdout as {"error":...,"line":...,"column":...} so that a program reading
  * the JSON always gets JSON.
  */
-#include <ctype.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "remote.h"
+#include "vigil/vg_alloc.h"
 #include "vigil/vg_query.h"
 #include "vigil/vg_result.h"
 
@@ -74,25 +74,6 @@ static int type_from_name(const char *n, vg_type_t *t)
     return -1;
 }
 
-/* Does the statement have an EVERY clause (the word outside quotes)? The
- * JSON does not say whether rows are windows, and the table draws
- * sparklines only for windows. */
-static int has_every(const char *q)
-{
-    char quote = 0;
-    for (const char *p = q; *p; p++) {
-        if (quote) {
-            quote = *p == quote ? 0 : quote;
-        } else if (*p == '\'' || *p == '"') {
-            quote = *p;
-        } else if (strncasecmp(p, "every", 5) == 0 && (p == q || !isalnum((unsigned char)p[-1])) &&
-                   !isalnum((unsigned char)p[5]) && p[5] != '_' && (p == q || p[-1] != '_')) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int set_cell(vg_result_t *res, size_t row, size_t c, json_t *cell)
 {
     vg_value_t v;
@@ -134,40 +115,142 @@ static int set_cell(vg_result_t *res, size_t row, size_t c, json_t *cell)
     return vg_result_set(res, row, c, &v);
 }
 
+/* A float cell the server wrote as null with its spelling in "nonfinite":
+ * [row, visible column, "NaN"|"+Inf"|"-Inf"]. */
+static int set_nonfinite(vg_result_t *res, json_t *nf, const size_t *vis, size_t nvis)
+{
+    for (size_t i = 0; i < json_array_size(nf); i++) {
+        json_t *e = json_array_get(nf, i);
+        json_t *jr = json_array_get(e, 0), *jc = json_array_get(e, 1);
+        const char *s = json_string_value(json_array_get(e, 2));
+        if (!s || !json_is_integer(jr) || !json_is_integer(jc))
+            return VG_EPARSE;
+        json_int_t row = json_integer_value(jr), k = json_integer_value(jc);
+        if (row < 0 || (size_t)row >= res->nrows || k < 0 || (size_t)k >= nvis ||
+            res->cols[vis[k]].type != VG_TYPE_FLOAT)
+            return VG_EPARSE;
+        vg_value_t v;
+        memset(&v, 0, sizeof v);
+        if (strcmp(s, "NaN") == 0)
+            v.f = NAN;
+        else if (strcmp(s, "+Inf") == 0)
+            v.f = INFINITY;
+        else if (strcmp(s, "-Inf") == 0)
+            v.f = -INFINITY;
+        else
+            return VG_EPARSE;
+        int rc = vg_result_set(res, (size_t)row, vis[k], &v);
+        if (rc)
+            return rc;
+    }
+    return VG_OK;
+}
+
+/* Where each visible column goes among all columns, the pictures taking the
+ * places "pictures" names. vis has room for every column. */
+static int place_columns(json_t *pics, size_t ncols, size_t *vis)
+{
+    uint8_t *taken = vg_calloc(ncols ? ncols : 1, 1);
+    if (!taken)
+        return VG_ENOMEM;
+    int rc = VG_OK;
+    for (size_t i = 0; rc == VG_OK && i < json_array_size(pics); i++) {
+        json_t *c = json_object_get(json_array_get(pics, i), "column");
+        json_int_t at = json_integer_value(c);
+        if (!json_is_integer(c) || at < 0 || (size_t)at >= ncols || taken[at])
+            rc = VG_EPARSE;
+        else
+            taken[at] = 1;
+    }
+    for (size_t c = 0, k = 0; rc == VG_OK && c < ncols; c++)
+        if (!taken[c])
+            vis[k++] = c;
+    vg_free(taken);
+    return rc;
+}
+
+static int read_columns(vg_result_t *res, json_t *cols, json_t *pics, const size_t *vis)
+{
+    int rc = VG_OK;
+    for (size_t k = 0; rc == VG_OK && k < json_array_size(cols); k++) {
+        json_t *col = json_array_get(cols, k);
+        const char *name = json_string_value(json_object_get(col, "name"));
+        vg_type_t t = VG_TYPE_STRING;
+        if (!name || type_from_name(json_string_value(json_object_get(col, "type")), &t))
+            return VG_EPARSE;
+        rc = vg_result_col(res, vis[k], name, t);
+        if (rc == VG_OK)
+            res->cols[vis[k]].histogram = json_is_true(json_object_get(col, "histogram"));
+    }
+    for (size_t i = 0; rc == VG_OK && i < json_array_size(pics); i++) {
+        json_t *p = json_array_get(pics, i);
+        const char *name = json_string_value(json_object_get(p, "name"));
+        size_t c = (size_t)json_integer_value(json_object_get(p, "column"));
+        if (!name)
+            return VG_EPARSE;
+        rc = vg_result_col(res, c, name, VG_TYPE_STRING);
+        if (rc == VG_OK)
+            res->cols[c].picture = 1;
+    }
+    return rc;
+}
+
+static int read_cells(vg_result_t *res, json_t *rows, json_t *pics, const size_t *vis,
+                      size_t nvis)
+{
+    int rc = VG_OK;
+    for (size_t r = 0; rc == VG_OK && r < json_array_size(rows); r++) {
+        json_t *row = json_array_get(rows, r);
+        size_t ri = 0;
+        if (!json_is_array(row) || json_array_size(row) != nvis)
+            return VG_EPARSE;
+        rc = vg_result_add_row(res, &ri);
+        for (size_t k = 0; rc == VG_OK && k < nvis; k++)
+            rc = set_cell(res, ri, vis[k], json_array_get(row, k));
+    }
+    for (size_t i = 0; rc == VG_OK && i < json_array_size(pics); i++) {
+        json_t *p = json_array_get(pics, i), *cells = json_object_get(p, "rows");
+        size_t c = (size_t)json_integer_value(json_object_get(p, "column"));
+        if (!json_is_array(cells) || json_array_size(cells) != res->nrows)
+            return VG_EPARSE;
+        for (size_t r = 0; rc == VG_OK && r < res->nrows; r++)
+            rc = set_cell(res, r, c, json_array_get(cells, r));
+    }
+    return rc;
+}
+
+/* The reply's optional keys (vg_result.h) carry what the table needs beyond
+ * names and types, so nothing is guessed from the query text. */
 int cli_result_from_json(const char *body, size_t len, const char *query, vg_result_t *res,
                          vg_error_t *err)
 {
+    (void)query;
     memset(res, 0, sizeof *res);
     json_error_t je;
     json_t *j = json_loadb(body, len, 0, &je);
     json_t *cols = json_object_get(j, "columns"), *rows = json_object_get(j, "rows");
-    int rc = json_is_array(cols) && json_is_array(rows) ? VG_OK : VG_EPARSE;
+    json_t *pics = json_object_get(j, "pictures"), *nf = json_object_get(j, "nonfinite");
+    int rc = json_is_array(cols) && json_is_array(rows) && (!pics || json_is_array(pics)) &&
+                     (!nf || json_is_array(nf))
+                 ? VG_OK
+                 : VG_EPARSE;
+    size_t nvis = json_array_size(cols), ncols = nvis + json_array_size(pics);
+    size_t *vis = rc == VG_OK ? vg_malloc((ncols ? ncols : 1) * sizeof *vis) : NULL;
+    if (rc == VG_OK && !vis)
+        rc = VG_ENOMEM;
     if (rc == VG_OK)
-        rc = vg_result_init(res, json_array_size(cols));
-    for (size_t c = 0; rc == VG_OK && c < json_array_size(cols); c++) {
-        json_t *col = json_array_get(cols, c);
-        const char *name = json_string_value(json_object_get(col, "name"));
-        vg_type_t t = VG_TYPE_STRING;
-        if (!name || type_from_name(json_string_value(json_object_get(col, "type")), &t))
-            rc = VG_EPARSE;
-        else
-            rc = vg_result_col(res, c, name, t);
-        /* the table draws histogram() cells as bars: the column's name says which */
-        if (rc == VG_OK && t == VG_TYPE_STRING && strncasecmp(name, "histogram(", 10) == 0)
-            res->cols[c].histogram = 1;
-    }
-    for (size_t r = 0; rc == VG_OK && r < json_array_size(rows); r++) {
-        json_t *row = json_array_get(rows, r);
-        size_t ri = 0;
-        if (!json_is_array(row) || json_array_size(row) != res->ncols)
-            rc = VG_EPARSE;
-        else
-            rc = vg_result_add_row(res, &ri);
-        for (size_t c = 0; rc == VG_OK && c < res->ncols; c++)
-            rc = set_cell(res, ri, c, json_array_get(row, c));
-    }
+        rc = place_columns(pics, ncols, vis);
     if (rc == VG_OK)
-        res->windows = has_every(query);
+        rc = vg_result_init(res, ncols);
+    if (rc == VG_OK)
+        rc = read_columns(res, cols, pics, vis);
+    if (rc == VG_OK)
+        rc = read_cells(res, rows, pics, vis, nvis);
+    if (rc == VG_OK)
+        rc = set_nonfinite(res, nf, vis, nvis);
+    if (rc == VG_OK)
+        res->windows = json_is_true(json_object_get(j, "windows"));
+    vg_free(vis);
     json_decref(j);
     if (rc == VG_EPARSE)
         return vg_error_set(err, rc, "the server's query reply is not the JSON result Vigil writes");

@@ -93,6 +93,71 @@ static void test_result_json_has_columns_rows_and_nulls(void **state)
     vg_result_free(&r);
 }
 
+static void test_result_json_spells_windows_and_nonfinite_floats_apart(void **state)
+{
+    (void)state;
+    vg_result_t r;
+    make(&r);
+    size_t row;
+    assert_int_equal(vg_result_add_row(&r, &row), 0);
+    vg_value_t v = {.f = -INFINITY};
+    vg_result_set(&r, row, 2, &v);
+    char *s = render(&r, vg_result_write_json);
+    /* rows keep null, so a float column holds numbers or null only */
+    assert_non_null(strstr(s, "[null,null,null,null,null,null]]"));
+    assert_non_null(strstr(s, "]],\"windows\":true,\"nonfinite\":[[2,2,\"NaN\"],[3,2,\"-Inf\"]]}\n"));
+    assert_null(strstr(s, "pictures"));
+    free(s);
+    r.windows = 0;
+    v.f = INFINITY;
+    vg_result_set(&r, row, 2, &v);
+    s = render(&r, vg_result_write_json);
+    assert_non_null(strstr(s, "]],\"nonfinite\":[[2,2,\"NaN\"],[3,2,\"+Inf\"]]}\n"));
+    assert_null(strstr(s, "windows"));
+    free(s);
+    vg_result_free(&r);
+}
+
+static void test_result_json_lists_pictures_apart_and_marks_histograms(void **state)
+{
+    (void)state;
+    vg_result_t r;
+    assert_int_equal(vg_result_init(&r, 4), 0);
+    vg_result_col(&r, 0, "route", VG_TYPE_TAG);
+    vg_result_col(&r, 1, "ks", VG_TYPE_FLOAT);
+    vg_result_col(&r, 2, "h", VG_TYPE_STRING);
+    vg_result_col(&r, 3, "ks", VG_TYPE_STRING);
+    r.cols[2].histogram = 1;
+    r.cols[3].picture = 1;
+    const char *routes[] = {"qa", "triage"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t row;
+        assert_int_equal(vg_result_add_row(&r, &row), 0);
+        vg_value_t v = {.s = {routes[i], (uint32_t)strlen(routes[i])}};
+        vg_result_set(&r, row, 0, &v);
+        v.f = 0.25 * (double)(i + 1);
+        vg_result_set(&r, row, 1, &v);
+        v.s.p = "[0,1]:3";
+        v.s.len = 7;
+        vg_result_set(&r, row, 2, &v);
+        if (i == 0) { /* the second row has no picture: null */
+            v.s.p = "0,1,0.5,0.25";
+            v.s.len = 12;
+            vg_result_set(&r, row, 3, &v);
+        }
+    }
+    char *s = render(&r, vg_result_write_json);
+    const char *want = "{\"columns\":[{\"name\":\"route\",\"type\":\"tag\"},"
+                       "{\"name\":\"ks\",\"type\":\"float\"},"
+                       "{\"name\":\"h\",\"type\":\"string\",\"histogram\":true}],"
+                       "\"rows\":[[\"qa\",0.25,\"[0,1]:3\"],[\"triage\",0.5,\"[0,1]:3\"]],"
+                       "\"pictures\":[{\"name\":\"ks\",\"column\":3,"
+                       "\"rows\":[\"0,1,0.5,0.25\",null]}]}\n";
+    assert_string_equal(s, want);
+    free(s);
+    vg_result_free(&r);
+}
+
 static void test_result_table_aligns_and_draws_sparklines_for_windows(void **state)
 {
     (void)state;
@@ -151,6 +216,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_csv_follows_rfc4180_with_rfc3339_times),
         cmocka_unit_test(test_result_json_has_columns_rows_and_nulls),
+        cmocka_unit_test(test_result_json_spells_windows_and_nonfinite_floats_apart),
+        cmocka_unit_test(test_result_json_lists_pictures_apart_and_marks_histograms),
         cmocka_unit_test(test_result_table_aligns_and_draws_sparklines_for_windows),
         cmocka_unit_test(test_result_table_draws_histogram_cells_as_bars),
         cmocka_unit_test(test_format_time_trims_the_fraction),

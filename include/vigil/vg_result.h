@@ -6,7 +6,22 @@
  *         UTC with fraction digits only when they are not zero.
  *   JSON  {"columns":[{"name":..,"type":..}],"rows":[[..],..]}: null for null
  *         and for values JSON cannot hold (NaN, infinities), times as integer
- *         nanoseconds.
+ *         nanoseconds; picture columns are not among "columns" or "rows".
+ *         Optional keys, each written only when it says something, so that a
+ *         consumer reading names, types and rows sees what it always saw (and
+ *         a float column holds numbers or null only), and so that the remote
+ *         CLI rebuilds the very result and prints what the embedded one does:
+ *           per column  "histogram":true   STRING cells are histogram() cells;
+ *           after rows  "windows":true     rows are windows (EVERY);
+ *                       "pictures":[{"name":..,"column":i,"rows":[..]}]
+ *                                          each hidden picture column, its index
+ *                                          i among all columns (visible ones
+ *                                          fill the other places in order) and
+ *                                          one string or null per row;
+ *                       "nonfinite":[[row,col,"NaN"|"+Inf"|"-Inf"],..]
+ *                                          the float cells written as null in
+ *                                          "rows" that hold NaN or an infinity
+ *                                          (col counts "columns" only).
  *   table columns aligned for a person, times as RFC 3339 UTC.
  *
  * Column types: VG_TYPE_TIME (int64 ns in .i), VG_TYPE_TAG and VG_TYPE_STRING

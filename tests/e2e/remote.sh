@@ -65,6 +65,12 @@ QUERIES=(
     "SELECT count(*), max(duration_s) FROM tool_call SINCE 1h BY tool"
     "SELECT histogram(latency_s, 5) FROM llm_request SINCE 1h BY provider"
     "SELECT count(*) FROM llm_request SINCE 1h WHERE refusal = true BY model, route"
+    # what the JSON carries beyond names and types (vg_result.h): drift pictures,
+    # an aliased histogram, windows, infinities (NaN never reaches a cell: it is null)
+    "SELECT ks(output_tokens) AS ks, psi(output_tokens) AS psi, wasserstein(latency_s) AS w FROM llm_request SINCE 10m BY route AGAINST PREVIOUS 10m"
+    "SELECT histogram(latency_s, 4) AS h, count() AS n FROM llm_request SINCE 20m BY model"
+    "SELECT count() AS n, p50(latency_s) AS p FROM llm_request SINCE 20m EVERY 2m"
+    "SELECT mean(latency_s) * 1e308 * 1e308 AS pinf, -mean(latency_s) * 1e308 * 1e308 AS minf, mean(latency_s) AS m FROM llm_request SINCE 20m BY provider"
 )
 FORMATS=(table csv json)
 
@@ -116,6 +122,15 @@ done
 check "VIGIL_URL stands for --connect" same "$T/q0.env.r" "$T/q0.csv.e"
 check "the windowed table has sparklines" grep -q "^model=gpt-4o  p99(latency_s)  " "$T/q1.table.r"
 check "histogram cells are drawn as bars" grep -q "^histogram(latency_s,5) provider=" "$T/q3.table.r"
+check "drift pictures are drawn remotely" grep -q "^ks route=.*" "$T/q5.table.r"
+check "drift pictures: current beside reference" grep -q "bin  current  *reference" "$T/q5.table.r"
+check "the JSON lists the pictures apart from the columns" grep -q '"pictures":\[{"name":"ks","column":' "$T/q5.json.r"
+check "an aliased histogram is drawn as bars" grep -q "^h model=" "$T/q6.table.r"
+check "the JSON marks a histogram column" grep -q '{"name":"h","type":"string","histogram":true}' "$T/q6.json.r"
+check "windows without a name to guess from: sparklines" grep -q "^n  " "$T/q7.table.r"
+check "the JSON says the rows are windows" grep -q '\],"windows":true}$' "$T/q7.json.r"
+check "infinities print as such remotely" grep -q "+Inf  -Inf" "$T/q8.table.r"
+check "the JSON keeps null in rows and spells infinities apart" grep -q '"nonfinite":\[\[0,1,"+Inf"\],\[0,2,"-Inf"\]' "$T/q8.json.r"
 emb dump "$T/db" llm_request > "$T/dump.lp.e"
 check "dump lp: remote = embedded" same "$T/dump.lp.r" "$T/dump.lp.e"
 check "dump lp is not empty" test -s "$T/dump.lp.e"
