@@ -36,7 +36,7 @@ static const char usage[] =
     "  --webhook URL    also POST each notification there (Alertmanager's webhook JSON)\n"
     "  --runbooks PATH  the runbooks to run [the shipped ones]\n"
     "  --rate R         mean requests per second [4]\n"
-    "  --step D         evaluation step of the replay [1m]\n"
+    "  --step D         evaluation step of the replay [10m] (vigild: each rule's `every`)\n"
     "  --seed N         the simulation's seed [1]\n"
     "  --keep           keep the folder (to explore it with `vigil shell`)\n";
 
@@ -77,6 +77,17 @@ static const char *runbooks_dir(const demo_args_t *a)
     return VG_RUNBOOKS_SOURCE_DIR;
 }
 
+/* The timestamp ending the last line of buf (lines end in " <ns>\n"). */
+static int64_t last_ts(const char *buf, size_t len)
+{
+    if (len < 2)
+        return 0;
+    size_t i = len - 1;
+    while (i > 0 && buf[i - 1] != ' ')
+        i--;
+    return strtoll(buf + i, NULL, 10);
+}
+
 static int ingest(vg_db_t *db, const vg_sim_opts_t *o, uint64_t *rows)
 {
     vg_sim_t *sim;
@@ -89,12 +100,21 @@ static int ingest(vg_db_t *db, const vg_sim_opts_t *o, uint64_t *rows)
         fprintf(stderr, "vigil demo: %s\n", err.msg);
         return rc;
     }
+    /* Sealed every simulated hour, as vigild seals a live stream (by age):
+     * blocks then span an hour, and a rule's 10-minute window decodes an
+     * hour of rows rather than a day. */
+    int64_t sealed = o->start_ns;
     for (int more = 1; more && rc == VG_OK;) {
         more = vg_sim_next(sim, buf, cap, &len);
         vg_write_result_t res;
         rc = vg_db_write_lp(db, buf, len, NULL, &res, &err);
         *rows += res.rows;
         vg_write_result_free(&res);
+        int64_t last = last_ts(buf, len);
+        if (rc == VG_OK && last - sealed >= 3600 * VG_NS_PER_SEC) {
+            rc = vg_db_flush(db, &err);
+            sealed = last;
+        }
     }
     vg_sim_destroy(sim);
     free(buf);
@@ -191,6 +211,7 @@ static int run(const demo_args_t *a, const char *dir)
     vg_db_opts_t dbo;
     vg_db_opts_default(&dbo);
     dbo.wal_sync = VG_WAL_SYNC_NONE; /* a demo's folder is thrown away */
+    dbo.compact_min_segments = 1000; /* keep the hourly segments (see ingest) */
     vg_db_t *db;
     if (cli_open(dir, &dbo, 0, 0, &db) != VG_OK)
         return 1;
@@ -219,7 +240,7 @@ static int run(const demo_args_t *a, const char *dir)
     vg_error_t err = {0};
     if (!rc && (rc = vg_rules_create(&set, &ro, &rules, &err)) != VG_OK)
         fprintf(stderr, "vigil demo: %s\n", err.msg);
-    int64_t step = 60 * VG_NS_PER_SEC;
+    int64_t step = 600 * VG_NS_PER_SEC;
     if (!rc && a->step && (vg_duration_parse(a->step, &step, &err) != VG_OK || step <= 0))
         rc = VG_EINVAL, fprintf(stderr, "vigil demo: --step: bad duration\n");
     if (!rc) {
