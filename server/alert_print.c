@@ -51,7 +51,8 @@ static void classification(FILE *out, json_t *c)
             json_string_value(json_object_get(c, "reason")));
     const char *k;
     json_t *n;
-    fprintf(out, "  against baseline (last 30m vs the 7 days before):\n");
+    fprintf(out, "  against baseline (last %lld minutes vs the 7 days before):\n",
+            (long long)json_integer_value(json_object_get(c, "window_s")) / 60);
     json_object_foreach(json_object_get(c, "numbers"), k, n)
     {
         json_t *r = json_object_get(n, "ratio");

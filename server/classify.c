@@ -2,8 +2,8 @@
  * classify.c: the symptom's class from the group's numbers against their
  * baselines (classify.h).
  *
- * Current is the last 30 minutes; the baseline is the 7 days before the
- * last hour (for the request count: the same 30 minutes of each of the 7
+ * Current is the window the caller gives (the time the alert's condition
+ * has held, with some lead-in); the baseline is the 7 days before the last hour (for the request count: the same 30 minutes of each of the 7
  * previous days, so that the daily cycle does not look like a surge).
  * Quantiles are approximate (the sketches): the class needs ratios, not
  * exact tails, and this runs when an alert fires, next to ingest.
@@ -32,12 +32,14 @@ static const metric_t metrics[] = {
     {"latency_p50", "llm_request", "latency_s", "approx_quantile(latency_s, 0.5)"},
     {"latency_p99", "llm_request", "latency_s", "approx_quantile(latency_s, 0.99)"},
     {"ttft_p99", "llm_request", "ttft_s", "approx_quantile(ttft_s, 0.99)"},
+    {"tpot_mean", "llm_request", "tpot_s", "mean(tpot_s)"},
     {"quality", "llm_request", "quality", "mean(quality)"},
     {"refusal_rate", "llm_request", "refusal", "rate(refusal)"},
     {"cost_per_request", "llm_request", "cost_usd", "mean(cost_usd)"},
     {"output_tokens", "llm_request", "output_tokens", "mean(output_tokens)"},
     {"error_rate", "llm_request", "error_type", "rate(error_type != 'none')"},
     {"injection_rate", "llm_request", "inj_flag", "rate(inj_flag)"},
+    {"tool_calls", "tool_call", NULL, "count()"},
     {"tool_error_rate", "tool_call", "status", "rate(status != 'ok' AND status != 'empty')"},
     {"tool_empty_rate", "tool_call", "empty", "rate(empty)"},
     {"tool_off_allowlist", "tool_call", "allowlisted", "count_if(NOT allowlisted)"},
@@ -107,7 +109,7 @@ static int run_q(vg_db_t *db, const char *q, int64_t now, int64_t timeout_ms, vg
 
 /* Fill nums for the metrics of one table: a current and a baseline query. */
 static void measure(vg_db_t *db, const char *table, const vg_label_t *l, size_t nl, int64_t now,
-                    int64_t timeout_ms, num_t *nums)
+                    int64_t window_s, int64_t timeout_ms, num_t *nums)
 {
     vg_col_info_t *cols = NULL;
     size_t ncols = 0;
@@ -128,22 +130,24 @@ static void measure(vg_db_t *db, const char *table, const vg_label_t *l, size_t 
     if (!k)
         return;
     vg_result_t cur, base, seasonal;
-    snprintf(q, sizeof q, "SELECT %s FROM %s %s SINCE 30m", items, table, where);
+    snprintf(q, sizeof q, "SELECT %s FROM %s %s SINCE %llds", items, table, where,
+             (long long)window_s);
     int rc1 = run_q(db, q, now, timeout_ms, &cur);
     snprintf(q, sizeof q, "SELECT %s FROM %s %s BETWEEN now() - 7d AND now() - 1h", items, table,
              where);
     int rc2 = run_q(db, q, now, timeout_ms, &base);
-    snprintf(q, sizeof q, "SELECT baseline(count(), 7d, 1d) AS b FROM %s %s SINCE 30m", table,
-             where);
+    snprintf(q, sizeof q, "SELECT baseline(count(), 7d, 1d) AS b FROM %s %s SINCE %llds", table,
+             where, (long long)window_s);
     int rc3 = run_q(db, q, now, timeout_ms, &seasonal);
     for (size_t j = 0; j < k && !rc1 && !rc2; j++) {
         num_t *n = &nums[idx[j]];
         n->cur = cur.ncols > j ? cell_num(&cur, j) : NAN;
         n->base = base.ncols > j ? cell_num(&base, j) : NAN;
-        if (strcmp(metrics[idx[j]].name, "requests") == 0)
+        if (strcmp(metrics[idx[j]].expr, "count()") == 0) {
             n->base = rc3 ? NAN : cell_num(&seasonal, 0);
-        if (strcmp(metrics[idx[j]].name, "requests") == 0 && isnan(n->cur))
-            n->cur = 0;
+            if (isnan(n->cur))
+                n->cur = 0;
+        }
         n->have = !isnan(n->cur) && !isnan(n->base);
     }
     vg_result_free(&cur);
@@ -179,20 +183,36 @@ static const char *decide(const num_t *v, char *why, size_t cap)
     num_t qual = get(v, "quality"), p50 = get(v, "latency_p50"), p99 = get(v, "latency_p99");
     num_t ttft = get(v, "ttft_p99"), off = get(v, "tool_off_allowlist");
 #define WHY(name, n) snprintf(why, cap, "%s %.4g against %.4g (%.2fx)", name, n.cur, n.base, ratio(n))
-    if (up(refusal, 2, 0.01) || (refusal.have && refusal.base >= 0.005 && refusal.cur < 0.3 * refusal.base)) {
-        WHY("refusal rate", refusal);
+    /* a guardrail that is off shows as fewer refusals, and as injection
+     * attempts getting through; an attack alone leaves refusals steady */
+    int fewer = refusal.have && refusal.base >= 0.005 && req.have &&
+                req.cur * refusal.base >= 10 && /* enough refusals expected to miss them */
+                (refusal.cur < 0.3 * refusal.base ||
+                 (refusal.cur < 0.7 * refusal.base && up(inj, 2, 0.002)));
+    if (up(refusal, 2, 0.01) || fewer) {
+        if (fewer && up(inj, 2, 0.002))
+            snprintf(why, cap, "refusal rate %.4g against %.4g (%.2fx) while injection flags rose %.2fx",
+                     refusal.cur, refusal.base, ratio(refusal), ratio(inj));
+        else
+            WHY("refusal rate", refusal);
         return "guardrail";
     }
-    if (up(inj, 3, 0.002) || (off.have && off.cur > 0 && off.cur > 3 * off.base)) {
-        if (up(inj, 3, 0.002))
+    int inj_up = up(inj, 3, 0.002) && req.have && inj.cur * req.cur >= 5;
+    if (inj_up || (off.have && off.cur > 0 && off.cur > 3 * off.base)) {
+        if (inj_up)
             WHY("injection-flag rate", inj);
         else
             snprintf(why, cap, "%.0f tool calls off the allowlist in 30m", off.cur);
         return "security";
     }
-    if (up(terr, 2, 0.03) || up(tempty, 2, 0.05) || up(err, 2, 0.02)) {
-        num_t n = up(terr, 2, 0.03) ? terr : up(tempty, 2, 0.05) ? tempty : err;
-        WHY(up(terr, 2, 0.03) ? "tool error rate" : up(tempty, 2, 0.05) ? "empty tool results" : "error rate", n);
+    /* a rate counts only with at least 10 events behind it in the window */
+    num_t calls = get(v, "tool_calls");
+    int terr_up = up(terr, 2, 0.03) && calls.have && terr.cur * calls.cur >= 10;
+    int tempty_up = up(tempty, 2, 0.05) && calls.have && tempty.cur * calls.cur >= 10;
+    int err_up = up(err, 2, 0.02) && req.have && err.cur * req.cur >= 10;
+    if (terr_up || tempty_up || err_up) {
+        num_t n = terr_up ? terr : tempty_up ? tempty : err;
+        WHY(terr_up ? "tool error rate" : tempty_up ? "empty tool results" : "error rate", n);
         return "tool_or_api";
     }
     if (up(out, 1.5, 0) || up(cost, 1.5, 0) || up(req, 2, 0)) {
@@ -204,9 +224,17 @@ static const char *decide(const num_t *v, char *why, size_t cap)
         WHY("quality", qual);
         return "model_or_prompt_regression";
     }
-    if (up(p99, 1.5, 0) || up(ttft, 1.5, 0) || up(p50, 1.3, 0)) {
-        num_t n = up(p99, 1.5, 0) ? p99 : up(ttft, 1.5, 0) ? ttft : p50;
-        WHY(up(p99, 1.5, 0) ? "latency p99" : up(ttft, 1.5, 0) ? "time to first token p99" : "latency p50", n);
+    num_t tpot = get(v, "tpot_mean");
+    if (up(p99, 1.3, 0) || up(ttft, 1.3, 0) || up(p50, 1.3, 0) || up(tpot, 1.15, 0)) {
+        num_t n = up(p99, 1.3, 0)    ? p99
+                  : up(ttft, 1.3, 0) ? ttft
+                  : up(p50, 1.3, 0)  ? p50
+                                     : tpot;
+        WHY(up(p99, 1.3, 0)    ? "latency p99"
+            : up(ttft, 1.3, 0) ? "time to first token p99"
+            : up(p50, 1.3, 0)  ? "latency p50"
+                               : "time per output token",
+            n);
         return "infrastructure";
     }
 #undef WHY
@@ -215,12 +243,13 @@ static const char *decide(const num_t *v, char *why, size_t cap)
 }
 
 json_t *vg_classify(vg_db_t *db, const vg_label_t *labels, size_t nlabels, int64_t now,
-                    const char *signal, int64_t timeout_ms)
+                    int64_t window_ns, const char *signal, int64_t timeout_ms)
 {
     num_t nums[NMETRICS];
     memset(nums, 0, sizeof nums);
-    measure(db, "llm_request", labels, nlabels, now, timeout_ms, nums);
-    measure(db, "tool_call", labels, nlabels, now, timeout_ms, nums);
+    int64_t window_s = window_ns > 0 ? window_ns / VG_NS_PER_SEC : 1800;
+    measure(db, "llm_request", labels, nlabels, now, window_s, timeout_ms, nums);
+    measure(db, "tool_call", labels, nlabels, now, window_s, timeout_ms, nums);
     char why[256];
     const char *cls = decide(nums, why, sizeof why);
     json_t *numbers = json_object();
@@ -232,8 +261,8 @@ json_t *vg_classify(vg_db_t *db, const vg_label_t *labels, size_t nlabels, int64
                             json_pack("{s:f,s:f,s:o}", "current", nums[i].cur, "baseline",
                                       nums[i].base, "ratio", isfinite(r) ? json_real(r) : json_null()));
     }
-    json_t *o = json_pack("{s:s,s:s,s:s,s:o}", "class", cls, "reason", why, "window", "30m",
-                          "numbers", numbers);
+    json_t *o = json_pack("{s:s,s:s,s:I,s:o}", "class", cls, "reason", why, "window_s",
+                          (json_int_t)window_s, "numbers", numbers);
     if (signal)
         json_object_set_new(o, "runbook_signal", json_string(signal));
     return o;

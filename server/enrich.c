@@ -345,8 +345,9 @@ int vg_diagnose(vg_db_t *db, const vg_runbook_t *rb, const vg_rb_rule_t *rule,
     vg_format_time(now, at, sizeof at);
     json_t *diag = json_pack("{s:s,s:o,s:o}", "evaluated_at", at, "runbook",
                              runbook_json(rb, rule), "observed", row_object(res, row));
-    json_object_set_new(diag, "classification", vg_classify(db, labels, nlabels, now,
-                                                            rb->signal.s, o->timeout_ms));
+    json_object_set_new(diag, "classification",
+                        vg_classify(db, labels, nlabels, now, o->window_ns, rb->signal.s,
+                                    o->timeout_ms));
     json_object_set_new(diag, "changes", changes_json(&d));
     json_object_set_new(diag, "investigation", investigate_json(&d, rb));
     json_object_set_new(diag, "samples", samples_json(&d, rb));

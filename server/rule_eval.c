@@ -354,12 +354,18 @@ static void diagnose(vg_rules_t *r, rule_t *ru, const vg_result_t *res, change_t
 {
     vg_diag_opts_t o = {r->o.sample_url, r->o.changes_window_ns,
                         r->o.query_timeout_ms ? r->o.query_timeout_ms
-                                              : ru->def->every_ns / 1000000};
+                                              : ru->def->every_ns / 1000000,
+                        0};
     for (size_t i = 0; i < nch; i++) {
         json[i] = NULL;
         if (ch[i].what != VG_RS_TO_FIRING || !r->o.diagnose || ch[i].row < 0)
             continue;
-        /* labels are the group's, copied under the lock by the caller */
+        /* the symptom is measured over the time the condition has held,
+         * plus ten minutes of lead-in, between 10 minutes and an hour */
+        int64_t w = now - ch[i].g->rs.active_at + 600 * VG_NS_PER_SEC;
+        o.window_ns = w < 600 * VG_NS_PER_SEC ? 600 * VG_NS_PER_SEC
+                      : w > 3600 * VG_NS_PER_SEC ? 3600 * VG_NS_PER_SEC
+                                                  : w;
         vg_diagnose(r->o.db, ru->rb, ru->def, res, (size_t)ch[i].row, ch[i].g->labels,
                     ch[i].g->nlabels, now, &o, &json[i]);
     }

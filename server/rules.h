@@ -203,6 +203,7 @@ typedef struct vg_diag_opts {
     const char *sample_url;
     int64_t changes_window_ns;
     int64_t timeout_ms;
+    int64_t window_ns; /* the classification's current window (0: 30m) */
 } vg_diag_opts_t;
 int vg_diagnose(vg_db_t *db, const vg_runbook_t *rb, const vg_rb_rule_t *rule,
                 const vg_result_t *res, size_t row, const vg_label_t *labels, size_t nlabels,
