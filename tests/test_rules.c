@@ -243,6 +243,35 @@ static void test_firing_alert_survives_a_restart_with_its_times(void **state)
     vg_rules_destroy(r);
 }
 
+static void test_pending_alert_survives_a_restart_and_fires_on_time(void **state)
+{
+    (void)state;
+    char path[600];
+    snprintf(path, sizeof path, "%s/pending.json", g_dir);
+    events_t ev = {0};
+    write_x("g1", T0, 20, 50);
+    vg_rules_t *r = make_rules("pendrestart", "g", "    for: 5m\n", &ev, path);
+    for (int m = 1; m <= 3; m++)
+        eval_at(r, T0 + m * MIN);
+    assert_int_equal(ev.n, 1);
+    assert_int_equal(ev.what[0], VG_RS_TO_PENDING);
+    vg_rules_destroy(r);
+
+    /* after the restart it is still pending since minute 1: it fires at 6 */
+    events_t ev2 = {0};
+    r = make_rules("pendrestart", "g", "    for: 5m\n", &ev2, path);
+    char *json = NULL;
+    assert_int_equal(vg_rules_alerts_json(r, &json), VG_OK);
+    assert_non_null(strstr(json, "\"state\":\"pending\""));
+    free(json);
+    for (int m = 4; m <= 8; m++)
+        eval_at(r, T0 + m * MIN);
+    assert_int_equal(ev2.n, 1);
+    assert_int_equal(ev2.what[0], VG_RS_TO_FIRING);
+    assert_int_equal(ev2.at[0], T0 + 6 * MIN);
+    vg_rules_destroy(r);
+}
+
 static void test_no_data_ok_resolves_a_group_that_vanished(void **state)
 {
     (void)state;
@@ -363,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_pending_that_clears_reports_cleared_not_firing),
         cmocka_unit_test(test_resolve_when_holds_a_firing_alert_in_between),
         cmocka_unit_test(test_firing_alert_survives_a_restart_with_its_times),
+        cmocka_unit_test(test_pending_alert_survives_a_restart_and_fires_on_time),
         cmocka_unit_test(test_no_data_ok_resolves_a_group_that_vanished),
         cmocka_unit_test(test_rules_json_has_prometheus_shape),
         cmocka_unit_test(test_silence_matches_labels_while_active),
