@@ -84,6 +84,17 @@ int bench_parse_target(const char *t, const char *dflt_path, target_t *out);
 int bench_query_run(const char *target, const char *query, const char *param, const char *token,
                     int repeat, int json);
 
+/*
+ * Poll GET url (every 50 ms, up to timeout_ns) until the count it answers
+ * reaches want (bench_visible.c reads Vigil's, Prometheus's and InfluxQL's
+ * JSON). 0 with *t_seen (monotonic ns) set, or -1 with err filled; *seen is
+ * the last count read either way.
+ */
+int bench_wait_visible(const char *url, const char *token, uint64_t want, int64_t timeout_ns,
+                       int64_t *t_seen, uint64_t *seen, char *err, size_t errcap);
+/* The count in one answer of those shapes: 0, or -1 when it has none. */
+int bench_count_in_json(const char *text, double *n);
+
 /* qsort comparator for doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
 

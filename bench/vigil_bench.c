@@ -38,7 +38,7 @@ static const char usage[] =
     "usage: vigil-bench ingest --target URL|HOST:PORT --protocol tcp|tcp-ack|http\n"
     "                          [--connections N] [--batch N] [--rows N | --file FILE]\n"
     "                          [--duration D] [--pid PID] [--data DIR] [--token T]\n"
-    "                          [--seed N] [--json]\n"
+    "                          [--until-queryable URL] [--seed N] [--json]\n"
     "       vigil-bench query  --target URL --query Q [--repeat N] [--param NAME]\n"
     "                          [--token T] [--json]\n"
     "\n"
@@ -55,6 +55,11 @@ static const char usage[] =
     "  --duration D    stop after D (30s, 5m...), whichever comes first\n"
     "  --pid PID       the server's process: CPU-seconds per million rows, peak RSS\n"
     "  --data DIR      the server's folder: bytes on disk per row after the run\n"
+    "  --until-queryable URL\n"
+    "                  after the last acknowledgement, poll this counting query\n"
+    "                  (Vigil's /api/v1/query, Prometheus's /api/v1/query or\n"
+    "                  InfluxDB's /query JSON) until it counts every row sent,\n"
+    "                  and report rows/s until queryable (timeout 300 s)\n"
     "  --token T       #vigil auth T (tcp), Authorization: Token T (http);\n"
     "                  default $VIGIL_TOKEN\n"
     "  --seed N        the simulator's seed (default 1)\n"
@@ -64,7 +69,7 @@ static const char usage[] =
     "  --param NAME    the query's parameter name (default q)\n";
 
 typedef struct opts {
-    const char *target, *file, *token, *data, *query, *param;
+    const char *target, *file, *token, *data, *query, *param, *visible;
     int proto, conns, json, repeat;
     uint64_t batch, rows, seed;
     int64_t duration_ns;
@@ -160,6 +165,8 @@ static int parse_opts(int argc, char **argv, opts_t *o)
             o->token = val;
         } else if (strcmp(a, "--data") == 0) {
             o->data = val;
+        } else if (strcmp(a, "--until-queryable") == 0) {
+            o->visible = val;
         } else if (strcmp(a, "--query") == 0) {
             o->query = val;
         } else if (strcmp(a, "--param") == 0) {
@@ -329,6 +336,7 @@ static double pct(const double *v, size_t n, double q)
 typedef struct totals {
     uint64_t sent, acked, errors, bytes;
     double elapsed, p50, p99, cpu_per_m, bytes_per_row;
+    double visible_s; /* start to every row queryable; -1 when not asked or not reached */
     long hwm_kb;
     const char *first_err;
 } totals_t;
@@ -362,6 +370,12 @@ static void print_json_str(const char *key, const char *s)
     putchar('"');
 }
 
+/* The rows a counting query must see: all sent over plain TCP, else all acknowledged. */
+static uint64_t visible_rows(const opts_t *o, const totals_t *t)
+{
+    return o->proto == PROTO_TCP ? t->sent : t->acked;
+}
+
 static void print_report(const opts_t *o, const totals_t *t)
 {
     double rps = t->elapsed > 0 ? (double)t->sent / t->elapsed : 0;
@@ -381,6 +395,9 @@ static void print_report(const opts_t *o, const totals_t *t)
             printf(",\"server_peak_rss_mib\":%.1f", (double)t->hwm_kb / 1024);
         if (t->bytes_per_row >= 0)
             printf(",\"disk_bytes_per_row\":%.1f", t->bytes_per_row);
+        if (t->visible_s > 0)
+            printf(",\"queryable_s\":%.3f,\"queryable_rows_per_s\":%.0f", t->visible_s,
+                   (double)visible_rows(o, t) / t->visible_s);
         if (t->first_err)
             print_json_str(",\"error\":", t->first_err);
         printf("}\n");
@@ -406,6 +423,9 @@ static void print_report(const opts_t *o, const totals_t *t)
         printf("server peak RSS %.1f MiB (VmHWM)\n", (double)t->hwm_kb / 1024);
     if (t->bytes_per_row >= 0)
         printf("disk            %.1f bytes per row\n", t->bytes_per_row);
+    if (t->visible_s > 0)
+        printf("queryable       all %" PRIu64 " rows after %.3f s: %.0f rows/s\n", visible_rows(o, t),
+               t->visible_s, (double)visible_rows(o, t) / t->visible_s);
     if (t->first_err)
         printf("first error     %s\n", t->first_err);
 }
@@ -514,8 +534,19 @@ static int run_ingest(opts_t *o)
         fprintf(stderr, "\n");
     }
     o->conns = started;
-    totals_t t = {.cpu_per_m = -1, .hwm_kb = -1, .bytes_per_row = -1};
+    totals_t t = {.cpu_per_m = -1, .hwm_kb = -1, .bytes_per_row = -1, .visible_s = -1};
     sum_up(o, c, t0, &t);
+    if (o->visible && !g_interrupted) {
+        int64_t t_seen;
+        uint64_t seen;
+        char verr[512];
+        if (bench_wait_visible(o->visible, o->token, visible_rows(o, &t), 300 * (int64_t)1000000000,
+                               &t_seen, &seen, verr, sizeof verr) == 0)
+            t.visible_s = (double)(t_seen - t0) / 1e9;
+        else
+            fprintf(stderr, "vigil-bench: --until-queryable: %s (%" PRIu64 " of %" PRIu64 " rows seen)\n",
+                    verr, seen, visible_rows(o, &t));
+    }
     if (o->pid) {
         double cpu1 = proc_cpu_s(o->pid);
         uint64_t rows = o->proto == PROTO_TCP ? t.sent : t.acked;
@@ -530,7 +561,7 @@ static int run_ingest(opts_t *o)
             t.bytes_per_row = (double)g_du / (double)rows;
     }
     print_report(o, &t);
-    rc = t.errors || t.sent == 0 || started < o->conns ? 1 : 0;
+    rc = t.errors || t.sent == 0 || started < o->conns || (o->visible && t.visible_s < 0) ? 1 : 0;
 out:
     for (int i = 0; i < o->conns; i++) {
         vg_free(c[i].buf);

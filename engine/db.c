@@ -41,6 +41,7 @@ void vg_db_opts_default(vg_db_opts_t *o)
     o->compact_min_segments = 4;
     vg_lp_limits_default(&o->lp);
     o->background = 1;
+    o->late_probe_per_s = 20000;
 }
 
 int64_t vg_now_ns(void)
@@ -200,6 +201,7 @@ static void db_free(vg_db_t *db)
     vg_buf_free(&db->wal_payload);
     vg_buf_free(&db->last_meas);
     vg_free(db->unesc);
+    vg__probe_free(db->probe);
     if (db->lock_fd >= 0)
         vg_io_close(db->io, db->lock_fd);
     vg_io_destroy(db->io);

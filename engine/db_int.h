@@ -83,7 +83,10 @@ typedef struct vg_series {
     const char **tag_keys, **tag_vals; /* ntags, NUL-terminated copies */
     uint32_t head_last;   /* last head row of this series, or UINT32_MAX */
     int64_t head_max_ts;  /* INT64_MIN when no head row */
-    int64_t sealed_max_ts;
+    int64_t sealed_max_ts; /* newest row sealed or frozen */
+    /* its last row in the head frozen most recently (UINT32_MAX: none), for probe.c */
+    uint32_t frozen_last;
+    const vg_head_t *frozen_head;
 } vg_series_t;
 
 typedef struct vg_field {
@@ -158,6 +161,7 @@ struct vg_db {
     int64_t last_auto_ts;
 
     /* write path scratch, under write_mu */
+    struct vg_probe *probe; /* probe.c's caches; NULL until the first late row */
     vg_lp_parser_t lp;
     vg_buf_t wal_payload;
     vg_table_t *last_table; /* the table named by last_meas (as written), a cache */
@@ -258,6 +262,12 @@ int vg__compact_all(vg_db_t *db, vg_error_t *err);
 int vg__retention(vg_db_t *db, vg_error_t *err);
 int vg__catalog_write(vg_db_t *db, vg_error_t *err);
 int64_t vg__part_start(const vg_db_t *db, int64_t ts);
+
+/* probe.c: may sealed or frozen data of t already hold (sid, ts)? 1 (yes, or
+ * cannot tell cheaply) or 0. Under write_mu; takes t->mu. */
+typedef struct vg_probe vg_probe_t;
+int vg__probe_may_hold(vg_db_t *db, vg_table_t *t, uint32_t sid, int64_t ts);
+void vg__probe_free(vg_probe_t *p);
 
 /* ---- db_recover.c ---- */
 int vg__recover(vg_db_t *db, vg_error_t *err);

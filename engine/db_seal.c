@@ -170,6 +170,8 @@ static int freeze_heads(vg_db_t *db, vg_head_t **frozen, vg_error_t *err)
             vg_series_t *se = &t->series[s];
             if (se->head_max_ts > se->sealed_max_ts)
                 se->sealed_max_ts = se->head_max_ts;
+            se->frozen_last = se->head_last;
+            se->frozen_head = frozen[i];
             se->head_last = UINT32_MAX;
             se->head_max_ts = INT64_MIN;
         }

@@ -297,7 +297,8 @@ static int stage_row(stage_t *st, vg_table_t *t, const vg_lp_line_t *ln, uint32_
         if (rc)
             return vg_error_set(err, rc, "merging a duplicate point");
     }
-    if (ts <= s->sealed_max_ts && vg__table_mark_dirty(t, vg__part_start(st->db, ts)) != VG_OK)
+    if (ts <= s->sealed_max_ts && vg__probe_may_hold(st->db, t, sid, ts) &&
+        vg__table_mark_dirty(t, vg__part_start(st->db, ts)) != VG_OK)
         return vg_error_set(err, VG_ENOMEM, "marking a partition");
     vg__head_chunk(h, row)->prev[row % VG_HEAD_CHUNK] = s->head_last;
     s->head_last = row;

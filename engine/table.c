@@ -229,7 +229,7 @@ int vg__table_series(vg_table_t *t, uint32_t ntags, const char *const *keys,
     }
     vg_series_t s = {.key = stored, .keylen = (uint32_t)klen, .ntags = ntags,
                      .head_last = UINT32_MAX, .head_max_ts = INT64_MIN,
-                     .sealed_max_ts = INT64_MIN};
+                     .sealed_max_ts = INT64_MIN, .frozen_last = UINT32_MAX};
     s.tag_keys = vg_malloc((2 * (size_t)ntags + 1) * sizeof(char *));
     if (!s.tag_keys) {
         rc = vg_error_set(err, VG_ENOMEM, "adding series");

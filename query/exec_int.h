@@ -236,6 +236,7 @@ typedef struct exec {
                          its group (exec.c) */
     int pred_tags[2]; /* the WHERE, AGAINST WHERE read tags only (or are absent) */
     uint64_t values_held; /* the root's, shared by the workers (atomic) */
+    uint64_t values_unsent; /* this exec's, not yet added to the root's (exec_values) */
 
     /* parallel scan: workers are shallow copies of the root with their own
      * groups and error; they share the compiled plan, the category table

@@ -37,7 +37,7 @@ void vg__rfc3339(int64_t ns, char out[40])
         char f[16];
         snprintf(f, sizeof f, ".%09" PRId64, frac);
         size_t fl = strlen(f);
-        while (f[fl - 1] == '0')
+        while (fl > 1 && f[fl - 1] == '0') /* frac != 0: stops at a digit */
             f[--fl] = '\0';
         memcpy(out + k, f, fl + 1);
         k += fl;

@@ -27,7 +27,8 @@ int cli_open(const char *dir, const vg_db_opts_t *o, int read_only, int ro_ok, v
 
 /*
  * The database options every writing command takes (--wal-sync, --retention,
- * --future, --partition, --max-series, --max-line, --max-string, --seal-rows).
+ * --future, --partition, --max-series, --max-line, --max-string, --seal-rows,
+ * --seal-age).
  * If argv[*i] is one, parse its value into o, advance *i and return 1; on a
  * bad value print why and return -1; otherwise 0.
  */

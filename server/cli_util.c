@@ -63,7 +63,8 @@ const char cli_db_options_help[] =
     "  --max-series N     distinct tag sets per table [1000000]\n"
     "  --max-line BYTES   longest line of line protocol [65536]\n"
     "  --max-string BYTES longest string field value [1048576]\n"
-    "  --seal-rows N      seal a table's in-memory rows into a segment past N [1000000]\n";
+    "  --seal-rows N      seal a table's in-memory rows into a segment past N [1000000]\n"
+    "  --seal-age D       ... or once its oldest in-memory row is D old [10m]\n";
 
 int cli_parse_u64(const char *s, uint64_t *out)
 {
@@ -95,7 +96,7 @@ int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o)
 {
     static const char *const names[] = {"--wal-sync",   "--retention", "--future",
                                         "--partition",  "--max-series", "--max-line",
-                                        "--max-string", "--seal-rows"};
+                                        "--max-string", "--seal-rows",  "--seal-age"};
     const char *a = argv[*i];
     size_t k = 0, nk = sizeof names / sizeof names[0];
     while (k < nk && strcmp(a, names[k]) != 0)
@@ -119,6 +120,7 @@ int cli_db_option(int argc, char **argv, int *i, vg_db_opts_t *o)
     case 5: bad = cli_parse_u64(v, &n) || n < 16 || n > (1u << 30); o->lp.max_line = (uint32_t)n; break;
     case 6: bad = cli_parse_u64(v, &n) || n > (1u << 30); o->lp.max_string = (uint32_t)n; break;
     case 7: bad = cli_parse_u64(v, &o->seal_rows) || o->seal_rows == 0; break;
+    case 8: bad = vg_duration_parse(v, &o->seal_age_ns, &err) != VG_OK || o->seal_age_ns <= 0; break;
     }
     if (bad) {
         fprintf(stderr, "vigil: bad value '%s' for %s%s%s\n", v, a, err.msg[0] ? ": " : "", err.msg);

@@ -23,7 +23,7 @@
  *     is carried to the next call.
  *   - Time: every written timestamp is max(its time, previous + 1 ns), so
  *     timestamps are strictly increasing; rows at or past the end are
- *     dropped.
+ *     dropped. The bench profile works in whole milliseconds (stamp()).
  *   - Text: world names hold no character that needs escaping in a tag; the
  *     free-text fields (change descriptions) go through put_qstr.
  *
@@ -409,11 +409,25 @@ static char *put_change(vg_sim_t *s, char *p, const change_t *c, int64_t ts)
 /* ------------------------------------------------------------------------ */
 /* Emission.                                                                 */
 
-/* The next timestamp to write for a row due at t (strictly increasing). */
+/*
+ * The next timestamp to write for a row due at t (strictly increasing).
+ * The bench profile stamps whole milliseconds, never on a whole second:
+ * VictoriaMetrics keeps milliseconds, so every peer stores the same points,
+ * and no row sits on a window boundary, where PromQL's windows (left-open)
+ * and InfluxQL's and Vigil's (right-open) would place it differently.
+ */
 static int64_t stamp(vg_sim_t *s, int64_t t)
 {
+    const int64_t ms = 1000000;
+    int64_t step = 1;
+    if (s->o.profile == VG_SIM_BENCH) {
+        t -= t % ms;
+        step = ms;
+    }
     if (t <= s->last_ts)
-        t = s->last_ts + 1;
+        t = s->last_ts + step;
+    if (s->o.profile == VG_SIM_BENCH && t % (1000 * ms) == 0)
+        t += ms;
     return t;
 }
 

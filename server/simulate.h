@@ -27,6 +27,9 @@
  * The bench profile writes llm_request only, with 5 tags (service, route,
  * model, prompt_ver, tenant: about 55,000 tag sets over 2M rows), 9 numeric
  * or bool fields, no strings, no unsigned integers, ~250 bytes a line.
+ * Its timestamps are whole milliseconds, strictly increasing, never on a
+ * whole second, and its values have at most 7 significant digits: what
+ * VictoriaMetrics and InfluxDB store exactly, so answers can be compared.
  *
  * Thread-safety: a vg_sim_t is used by one thread at a time; distinct
  * simulators are independent.

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "vigil/vg_db.h"
+#include "db_int.h" /* the partition's dirty mark, for the late-row tests */
 
 typedef struct fx {
     char dir[1024];
@@ -674,6 +675,76 @@ static void test_db_sealed_duplicates_are_compacted_after_a_reopen(void **state)
     assert_int_equal(segs, 1);
 }
 
+/* Whether rows of m at ts must be merged on read (engine internals). */
+static int part_dirty(fx_t *fx, int64_t ts)
+{
+    vg_table_t *t = vg__table_find(fx->db, "m");
+    assert_non_null(t);
+    return vg__table_is_dirty(t, vg__part_start(fx->db, ts));
+}
+
+/* Regression (was a performance bug): a row older than its series' sealed
+ * rows marked its partition dirty even when it repeated no point, so two
+ * connections committing around a seal made every query merge the whole
+ * partition (15 s for a count over 2 M rows) until the head was sealed and
+ * compacted. Now the segments are looked up: only a real rewrite dirties. */
+static void test_db_late_rows_that_repeat_no_point_leave_the_partition_clean(void **state)
+{
+    fx_t *fx = *state;
+    open_db(fx);
+    int64_t b = fx->base;
+    writef(fx, "m,h=a x=1 %" PRId64 "\nm,h=a x=2 %" PRId64 "\nm,h=b x=3 %" PRId64 "\n", b + 10,
+           b + 20, b + 10);
+    flush(fx);
+    writef(fx, "m,h=a x=4 %" PRId64 "\nm,h=b x=5 %" PRId64 "\n", b + 15, b + 5); /* late, new */
+    assert_false(part_dirty(fx, b));
+    char *got, *want;
+    assert_true(asprintf(&want,
+                         "%" PRId64 " h=b x=f:4014000000000000\n"
+                         "%" PRId64 " h=a x=f:3ff0000000000000\n"
+                         "%" PRId64 " h=b x=f:4008000000000000\n"
+                         "%" PRId64 " h=a x=f:4010000000000000\n"
+                         "%" PRId64 " h=a x=f:4000000000000000\n",
+                         b + 5, b + 10, b + 10, b + 15, b + 20) > 0);
+    assert_int_equal(dump(fx, "m", &got), 5);
+    assert_string_equal(got, want);
+    free(got);
+    flush(fx); /* two segments of one partition, overlapping in time, no point twice */
+    assert_int_equal(dump(fx, "m", &got), 5);
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+    writef(fx, "m,h=a x=9 %" PRId64 "\n", b + 20); /* rewrites a sealed point */
+    assert_true(part_dirty(fx, b));
+    assert_true(asprintf(&want,
+                         "%" PRId64 " h=b x=f:4014000000000000\n"
+                         "%" PRId64 " h=a x=f:3ff0000000000000\n"
+                         "%" PRId64 " h=b x=f:4008000000000000\n"
+                         "%" PRId64 " h=a x=f:4010000000000000\n"
+                         "%" PRId64 " h=a x=f:4022000000000000\n",
+                         b + 5, b + 10, b + 10, b + 15, b + 20) > 0);
+    assert_int_equal(dump(fx, "m", &got), 5); /* the newest value wins */
+    assert_string_equal(got, want);
+    free(got);
+    free(want);
+}
+
+/* With the lookup off (late_probe_per_s = 0), every late row dirties, as before. */
+static void test_db_late_rows_dirty_the_partition_when_lookups_are_off(void **state)
+{
+    fx_t *fx = *state;
+    fx->o.late_probe_per_s = 0;
+    open_db(fx);
+    int64_t b = fx->base;
+    writef(fx, "m,h=a x=1 %" PRId64 "\n", b + 10);
+    flush(fx);
+    writef(fx, "m,h=a x=4 %" PRId64 "\n", b + 5);
+    assert_true(part_dirty(fx, b));
+    char *got;
+    assert_int_equal(dump(fx, "m", &got), 2);
+    free(got);
+}
+
 static void test_db_rewrite_after_seal_then_reopen_before_flush_merges(void **state)
 {
     fx_t *fx = *state;
@@ -944,6 +1015,8 @@ int main(void)
         T(test_db_same_batch_twice_in_the_head_leaves_one_merged_point),
         T(test_db_point_rewritten_after_seal_reads_merged_and_compacts_exact),
         T(test_db_sealed_duplicates_are_compacted_after_a_reopen),
+        T(test_db_late_rows_that_repeat_no_point_leave_the_partition_clean),
+        T(test_db_late_rows_dirty_the_partition_when_lookups_are_off),
         T(test_db_rewrite_after_seal_then_reopen_before_flush_merges),
         T(test_db_reopen_after_close_and_after_flush_gives_the_same_rows),
         T(test_db_data_across_partitions_reads_back_in_time_order),

@@ -58,6 +58,11 @@ typedef struct vg_db_opts {
                                       once it has this many; default 4 */
     vg_lp_limits_t lp;         /* line-protocol limits */
     int background;            /* run sealing, compaction and retention on a thread (default on) */
+    uint32_t late_probe_per_s; /* rows older than sealed rows of their series looked up in the
+                                  segments, per second, to tell an out-of-order row (cheap to
+                                  read) from a rewritten point (its partition merged on read
+                                  until compacted); past this, rows count as rewritten.
+                                  0: never look. Default 20,000 */
     vg_db_log_fn log;
     void *log_ctx;
 } vg_db_opts_t;

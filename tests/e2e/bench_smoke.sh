@@ -45,8 +45,11 @@ total=0
 for proto in tcp tcp-ack http; do
   port=$LPORT; [ "$proto" = http ] && port=$HPORT
   out="$T/$proto.json"
+  vis=()  # the first run (tcp, nothing acknowledged) waits until every row is queryable
+  [ "$proto" = tcp ] && vis=(--until-queryable \
+    "http://127.0.0.1:$HPORT/api/v1/query?q=SELECT%20count()%20FROM%20llm_request%20SINCE%2030d")
   "$BENCH" ingest --target "127.0.0.1:$port" --protocol "$proto" --connections 2 \
-    --rows "$ROWS" --pid "$PID" --json > "$out" 2> "$T/$proto.err"
+    --rows "$ROWS" --pid "$PID" "${vis[@]}" --json > "$out" 2> "$T/$proto.err"
   check "$proto: vigil-bench exits 0" test $? -eq 0
   check "$proto: report is one JSON line" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$out"
   check "$proto: sends $ROWS rows" test "$(field "$out" rows_sent)" = "$ROWS"
@@ -57,6 +60,8 @@ for proto in tcp tcp-ack http; do
     check "$proto: every row acknowledged" test "$(field "$out" rows_acked)" = "$ROWS"
     check "$proto: latency percentiles reported" test -n "$(field "$out" ack_p99_ms)"
   fi
+  [ "$proto" = tcp ] && check "tcp: rows/s until every row is queryable" \
+    test -n "$(field "$out" queryable_rows_per_s)"
   total=$((total + ROWS))
 done
 check "vigild stops cleanly" stop
@@ -82,6 +87,50 @@ check "tcp-ack with a wrong token fails" test $? -ne 0
   --query "SELECT count() FROM llm_request SINCE 30d" > "$T/q.out" 2>&1
 check "query timing prints a median" grep -q 'median' "$T/q.out"
 check "vigild stops cleanly (token)" stop
+
+# --until-queryable reads Prometheus's and InfluxQL's answers too (summing over
+# series), from a stub that answers what VictoriaMetrics and InfluxDB would.
+cat > "$T/stub.py" <<'EOF'
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.startswith("/prom"):
+            doc = {"status": "success", "data": {"resultType": "vector", "result": [
+                {"metric": {"a": "1"}, "value": [1795000000, "3000"]},
+                {"metric": {"a": "2"}, "value": [1795000000, "2000"]}]}}
+        elif self.path.startswith("/influx"):
+            doc = {"results": [{"statement_id": 0, "series": [
+                {"name": "m", "columns": ["time", "count"], "values": [[0, 4000]]},
+                {"name": "m", "columns": ["time", "count"], "values": [[0, 1000]]}]}]}
+        else:
+            doc = {"something": "else"}
+        b = json.dumps(doc).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+EOF
+python3 "$T/stub.py" > "$T/stub.port" &
+STUB=$!
+for _ in $(seq 50); do [ -s "$T/stub.port" ] && break; sleep 0.1; done
+SPORT=$(cat "$T/stub.port")
+start
+for shape in prom influx; do
+  "$BENCH" ingest --target "127.0.0.1:$LPORT" --protocol tcp-ack --connections 1 --rows 5000 \
+    --until-queryable "http://127.0.0.1:$SPORT/$shape" --json > "$T/$shape.json" 2> "$T/$shape.err"
+  check "--until-queryable reads the $shape shape" test -n "$(field "$T/$shape.json" queryable_s)"
+done
+"$BENCH" ingest --target "127.0.0.1:$LPORT" --protocol tcp-ack --connections 1 --rows 5000 \
+  --until-queryable "http://127.0.0.1:$SPORT/other" --json > /dev/null 2> "$T/other.err"
+check "--until-queryable on an answer without a count fails" test $? -ne 0
+check "... saying so" grep -q 'no count in the answer' "$T/other.err"
+kill "$STUB"
+check "vigild stops cleanly (stub)" stop
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
