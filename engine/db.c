@@ -311,6 +311,11 @@ int vg_db_compact(vg_db_t *db, vg_error_t *err)
     return rc ? rc : vg__retention(db, err);
 }
 
+void vg_db_crash_point(vg_db_t *db, const char *point)
+{
+    vg_io_crash_point(db ? db->io : NULL, point);
+}
+
 #ifdef VG_TESTING
 vg_io_t *vg__db_io(vg_db_t *db)
 {

@@ -250,6 +250,9 @@ void vg__snap_release(vg_snap_t *s);
 void vg__segref_unref(vg_segref_t *r);
 
 void vg__publish(vg_db_t *db);
+/* After the WAL rejected records for a full disk: drop what they staged and
+ * resume (db_write.c). Under write_mu. */
+void vg__db_nospace_recover(vg_db_t *db);
 
 #ifdef VG_TESTING
 /* The database's I/O layer, for tests that inject faults (io.h hooks). */

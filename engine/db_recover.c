@@ -140,6 +140,7 @@ static int sweep_segments(vg_db_t *db, vg_error_t *err)
 static int replay_cb(void *ctx, uint64_t lsn, const char *payload, size_t len, vg_error_t *err)
 {
     vg_db_t *db = ctx;
+    vg_io_crash_point(db->io, "recovery.replaying"); /* the nth hit: n - 1 records applied */
     vg_write_result_t res = {0};
     int rc = vg__apply_lines(db, payload, len, 1, lsn, &res, NULL, NULL, err);
     vg_write_result_free(&res);

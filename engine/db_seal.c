@@ -87,6 +87,17 @@ static int head_rows(const vg_head_t *h, int64_t lo, int64_t hi, uint32_t **rows
     return VG_OK;
 }
 
+/* Table i, or NULL past the last. For the background work that holds
+ * meta_mu but not write_mu: a writer may add a table (and move the array)
+ * meanwhile; tables are only appended, so walking by index is safe. */
+static vg_table_t *table_at(vg_db_t *db, uint32_t i)
+{
+    pthread_mutex_lock(&db->tables_mu);
+    vg_table_t *t = i < db->ntables ? db->tables[i] : NULL;
+    pthread_mutex_unlock(&db->tables_mu);
+    return t;
+}
+
 /* Write one partition's rows of a frozen head as a segment. A head holds no
  * two live rows of one point (it merged them as they came), so its rows go
  * straight from the head into the segment's order. */
@@ -184,8 +195,12 @@ static int table_install(vg_table_t *t, vg_head_t *h, vg_segref_t **segs, uint32
 {
     pthread_mutex_lock(&t->mu);
     int rc = VG_OK;
-    for (uint32_t i = 0; i < n && rc == VG_OK; i++)
-        rc = vg__table_add_seg(t, segs[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        if (rc == VG_OK)
+            rc = vg__table_add_seg(t, segs[i]);
+        if (rc != VG_OK)
+            vg__segref_unref(segs[i]); /* not installed: ours to release */
+    }
     for (uint32_t i = 0; i < t->nfrozen; i++)
         if (t->frozen[i] == h) {
             memmove(&t->frozen[i], &t->frozen[i + 1], (t->nfrozen - i - 1) * sizeof *t->frozen);
@@ -212,21 +227,28 @@ int vg__seal_all(vg_db_t *db, vg_error_t *err)
         rc = vg_error_set(err, VG_ENOMEM, "sealing");
     if (rc == VG_OK)
         rc = freeze_heads(db, frozen, err);
-    if (rc)
+    if (rc == VG_ENOSPC)
+        vg__db_nospace_recover(db); /* rejected batches: not a failure */
+    else if (rc)
         db->failed = 1;
     pthread_mutex_unlock(&db->write_mu);
+    /* Every frozen head, including one left by a seal that met a full disk:
+     * lsn covers its rows too, and the WAL is truncated below lsn only after
+     * all of them are in published segments. */
     for (uint32_t i = 0; i < nt && rc == VG_OK; i++) {
-        if (!frozen[i])
-            continue;
-        vg_segref_t **segs = NULL;
-        uint32_t nsegs = 0;
-        rc = seal_head(db, db->tables[i], frozen[i], lsn, &segs, &nsegs, err);
-        if (rc == VG_OK)
-            rc = table_install(db->tables[i], frozen[i], segs, nsegs);
-        else
-            for (uint32_t k = 0; k < nsegs; k++)
-                vg__segref_unref(segs[k]);
-        vg_free(segs);
+        vg_table_t *t = table_at(db, i); /* write_mu is released: the array may move */
+        while (rc == VG_OK && t->nfrozen > 0) {
+            vg_head_t *h = t->frozen[0];
+            vg_segref_t **segs = NULL;
+            uint32_t nsegs = 0;
+            rc = seal_head(db, t, h, lsn, &segs, &nsegs, err);
+            if (rc == VG_OK)
+                rc = table_install(t, h, segs, nsegs);
+            else
+                for (uint32_t k = 0; k < nsegs; k++)
+                    vg__segref_unref(segs[k]);
+            vg_free(segs);
+        }
     }
     if (rc == VG_OK) {
         db->sealed_lsn = lsn;
@@ -234,7 +256,11 @@ int vg__seal_all(vg_db_t *db, vg_error_t *err)
     }
     if (rc == VG_OK)
         rc = vg_wal_truncate(db->wal, lsn, err);
-    if (rc && !db->failed) {
+    if (rc == VG_ENOSPC) {
+        /* Nothing lost: the frozen heads stay readable and are sealed by the
+         * next attempt; the WAL still holds their rows. */
+        vg__db_log(db, "warn", "sealing postponed: %s", err ? err->msg : "disk full");
+    } else if (rc && !db->failed) {
         vg__db_log(db, "error", "sealing failed, turning read-only: %s", err ? err->msg : "");
         db->failed = 1;
     }
@@ -321,12 +347,16 @@ static int compact_part(vg_db_t *db, vg_table_t *t, int64_t part, int dirty, vg_
         t->nsegs = keep;
         t->replaced += m.replaced;
         pthread_mutex_unlock(&t->mu);
-        if (nr)
-            rc = vg__table_add_seg(t, nr);
+        if (nr && (rc = vg__table_add_seg(t, nr)) != VG_OK)
+            vg__segref_unref(nr);
         if (dirty)
             vg__table_clear_dirty(t, part);
         if (rc == VG_OK)
             rc = vg_catalog_write(db, err);
+        /* The catalog on disk still names the old segments: they must not be
+         * unlinked (a restart would find them missing and lose their rows). */
+        for (uint32_t k = 0; rc != VG_OK && k < snap.nsegs; k++)
+            snap.segs[k]->doomed = 0;
     }
     vg_merged_free(&m);
     vg__snap_release(&snap);
@@ -363,8 +393,8 @@ int vg__compact_all(vg_db_t *db, vg_error_t *err)
 {
     pthread_mutex_lock(&db->meta_mu);
     int rc = VG_OK;
-    for (uint32_t i = 0; i < db->ntables && rc == VG_OK; i++) {
-        vg_table_t *t = db->tables[i];
+    vg_table_t *t;
+    for (uint32_t i = 0; rc == VG_OK && (t = table_at(db, i)) != NULL; i++) {
         int64_t part;
         int dirty;
         while (rc == VG_OK && compact_pick(db, t, &part, &dirty)) {
@@ -373,6 +403,13 @@ int vg__compact_all(vg_db_t *db, vg_error_t *err)
             if (t->ndirty + t->nsegs >= before)
                 break; /* no progress now (a head still holds rows there) */
         }
+    }
+    /* A full disk changed nothing that the catalog on disk relies on. Any
+     * other failure may have left the table's segment list and the catalog
+     * apart (or an fsync failed): stop writing, as after a WAL error. */
+    if (rc && rc != VG_ENOSPC && !db->failed) {
+        vg__db_log(db, "error", "compaction failed, turning read-only: %s", err ? err->msg : "");
+        db->failed = 1;
     }
     pthread_mutex_unlock(&db->meta_mu);
     return rc;
@@ -387,8 +424,8 @@ int vg__retention(vg_db_t *db, vg_error_t *err)
     int changed = 0;
     vg_segref_t **drop = NULL;
     size_t ndrop = 0, dcap = 0;
-    for (uint32_t i = 0; i < db->ntables; i++) {
-        vg_table_t *t = db->tables[i];
+    vg_table_t *t;
+    for (uint32_t i = 0; (t = table_at(db, i)) != NULL; i++) {
         pthread_mutex_lock(&t->mu);
         uint32_t keep = 0;
         for (uint32_t k = 0; k < t->nsegs; k++) {

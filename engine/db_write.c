@@ -554,6 +554,22 @@ int vg__apply_lines(vg_db_t *db, const char *buf, size_t len, int replay, uint64
     return rc;
 }
 
+/* Room for n more entries, so that vis_push cannot fail after the WAL took a record. */
+static int vis_reserve(vg_db_t *db, size_t n)
+{
+    if (db->nvis + n <= db->vis_cap)
+        return VG_OK;
+    size_t ncap = db->vis_cap ? db->vis_cap : 64;
+    while (ncap < db->nvis + n)
+        ncap *= 2;
+    vg_pending_vis_t *nv = vg_realloc(db->vis, ncap * sizeof *nv);
+    if (!nv)
+        return VG_ENOMEM;
+    db->vis = nv;
+    db->vis_cap = ncap;
+    return VG_OK;
+}
+
 static int vis_push(vg_db_t *db, uint64_t lsn, vg_head_t *h)
 {
     if (db->nvis == db->vis_cap) {
@@ -588,21 +604,83 @@ void vg__publish(vg_db_t *db)
     }
 }
 
-static int stage_commit(vg_db_t *db, stage_t *st, size_t in_len, uint64_t *lsn, vg_error_t *err)
+/* A ticket names a WAL record by its LSN (low 48 bits) and the WAL
+ * generation it was appended in (wal.h: LSNs rejected for a full disk are
+ * given out again). */
+#define TICKET_LSN_BITS 48
+#define TICKET_LSN(t) ((t) & ((UINT64_C(1) << TICKET_LSN_BITS) - 1))
+#define TICKET_GEN(t) ((t) >> TICKET_LSN_BITS)
+
+static int stage_commit(vg_db_t *db, stage_t *st, size_t in_len, uint64_t *ticket,
+                        vg_error_t *err)
 {
     const void *payload = st->diverged ? (const void *)st->wal->p : (const void *)st->in;
     size_t len = st->diverged ? st->wal->len : in_len;
-    int rc = vg_wal_append(db->wal, payload, len, lsn, err);
+    uint64_t lsn, gen;
+    /* A record the WAL took is replayed after a restart: nothing may fail
+     * after the append, or a batch answered with an error would come back. */
+    if (vis_reserve(db, st->overflow ? db->ntables : st->ntouched) != VG_OK)
+        return vg_error_set(err, VG_ENOMEM, "queuing visibility");
+    int rc = vg_wal_append_gen(db->wal, payload, len, &lsn, &gen, err);
     if (rc)
         return rc;
+    *ticket = lsn | (gen << TICKET_LSN_BITS);
     if (st->overflow) {
         for (uint32_t i = 0; i < db->ntables && rc == VG_OK; i++)
-            rc = vis_push(db, *lsn, db->tables[i]->head);
+            rc = vis_push(db, lsn, db->tables[i]->head);
     } else {
         for (uint32_t i = 0; i < st->ntouched && rc == VG_OK; i++)
-            rc = vis_push(db, *lsn, st->touched[i].head);
+            rc = vis_push(db, lsn, st->touched[i].head);
     }
     return rc ? vg_error_set(err, rc, "queuing visibility") : VG_OK;
+}
+
+/*
+ * Truncate head h of table t back to its visible rows: the rows after them
+ * belong to WAL records that were rejected. Old rows marked dead by a dropped
+ * row live again, and series chains that reach into the dropped rows are cut.
+ */
+static void head_unstage(vg_table_t *t, vg_head_t *h)
+{
+    uint32_t n = h->visible;
+    for (uint32_t r = 0; r < n; r++) {
+        uint32_t *d = &vg__head_chunk(h, r)->dead_by[r % VG_HEAD_CHUNK];
+        uint32_t by = __atomic_load_n(d, __ATOMIC_RELAXED);
+        if (by && by - 1 >= n)
+            __atomic_store_n(d, 0, __ATOMIC_RELAXED);
+    }
+    vg__head_truncate(h, n);
+    if (t->head != h)
+        return;
+    for (uint32_t s = 0; s < t->nseries; s++) {
+        vg_series_t *se = &t->series[s];
+        while (se->head_last != UINT32_MAX && se->head_last >= n)
+            se->head_last = vg__head_chunk(h, se->head_last)->prev[se->head_last % VG_HEAD_CHUNK];
+    }
+}
+
+/*
+ * After the WAL rejected its unsynced records for a full disk (wal.c
+ * invariant 5): publish what was synced, drop every row staged by the
+ * rejected records, and let the WAL take appends again. Under write_mu; a
+ * no-op unless the WAL is refusing appends.
+ */
+void vg__db_nospace_recover(vg_db_t *db)
+{
+    if (!db->wal || !vg_wal_nospace(db->wal))
+        return;
+    vg__publish(db);
+    for (uint32_t i = 0; i < db->ntables; i++) {
+        vg_table_t *t = db->tables[i];
+        if (t->head->nrows > t->head->visible)
+            head_unstage(t, t->head);
+    }
+    for (size_t i = 0; i < db->nvis; i++)
+        vg__head_unref(db->vis[i].head);
+    db->nvis = 0;
+    vg__db_log(db, "warn", "disk full: unacknowledged batches rejected; writes resume when "
+                           "space returns");
+    vg_wal_resume(db->wal);
 }
 
 int vg_db_write_lp_begin(vg_db_t *db, const char *buf, size_t len, const vg_write_opts_t *opts,
@@ -633,6 +711,8 @@ int vg_db_write_lp_begin(vg_db_t *db, const char *buf, size_t len, const vg_writ
     if (rc) {
         rollback(&st);
         res->rows = 0;
+        if (rc == VG_ENOSPC)
+            vg__db_nospace_recover(db);
     }
     pthread_mutex_unlock(&db->write_mu);
     vg_free(st.undos);
@@ -643,9 +723,11 @@ int vg_db_write_wait(vg_db_t *db, uint64_t ticket, vg_error_t *err)
 {
     if (ticket == 0)
         return VG_OK;
-    int rc = vg_wal_sync(db->wal, ticket, err);
+    int rc = vg_wal_sync_gen(db->wal, TICKET_LSN(ticket), TICKET_GEN(ticket), err);
     pthread_mutex_lock(&db->write_mu);
-    if (rc) {
+    if (rc == VG_ENOSPC && !vg_wal_failed(db->wal)) {
+        vg__db_nospace_recover(db); /* rejected, not failed: ingest resumes */
+    } else if (rc) {
         if (!db->failed)
             vg__db_log(db, "error", "WAL sync failed, turning read-only: %s",
                        err ? err->msg : "");

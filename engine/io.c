@@ -48,6 +48,11 @@ struct testing {
     pthread_mutex_t log_mu;
     vg_io_log_op_fn log;
     void *log_ctx;
+    /* power loss (io_power.c); pw is set at create or by vg_io_power_track,
+     * before any thread but the creator's uses the layer */
+    struct vg_pw *pw;
+    int pw_mode; /* VIGIL_POWER_LOSS: applied when a crash point fires; 0: none */
+    uint64_t pw_seed;
 };
 #endif
 
@@ -165,10 +170,45 @@ static void op_log_fd(vg_io_t *io, vg_io_op_t op, int fd, long result)
 #define OP_LOG(io, op, path, fd, res) op_log((io), (op), (path), (fd), (res))
 #define OP_LOG_FD(io, op, fd, res) op_log_fd((io), (op), (fd), (res))
 #define FAULT(io, op) vg__io_fault_take((io), (op), NULL)
+
+/* The power-loss tracker, locked, or NULL when not tracking. */
+static struct vg_pw *pw_enter(vg_io_t *io)
+{
+    struct vg_pw *pw = io->t.pw;
+    if (pw)
+        vg__pw_lock(pw);
+    return pw;
+}
+#define PW_LEAVE(pw) ((pw) ? vg__pw_unlock(pw) : (void)0)
+#define PW_DEAD(pw) vg__pw_dead(pw)
+#define PW(pw, call) ((pw) ? (void)(call) : (void)0)
+/* An fsync boundary: the crash point io.fsync, then an armed power cut. */
+static struct vg_pw *pw_boundary(vg_io_t *io, int *cut)
+{
+    vg_io_crash_point(io, "io.fsync");
+    struct vg_pw *pw = pw_enter(io);
+    *cut = pw && (vg__pw_dead(pw) || vg__pw_boundary(pw));
+    return pw;
+}
 #else
 #define OP_LOG(io, op, path, fd, res) ((void)0)
 #define OP_LOG_FD(io, op, fd, res) ((void)0)
 #define FAULT(io, op) 0
+struct vg_pw;
+static inline struct vg_pw *pw_enter(vg_io_t *io)
+{
+    (void)io;
+    return NULL;
+}
+static inline struct vg_pw *pw_boundary(vg_io_t *io, int *cut)
+{
+    (void)io;
+    *cut = 0;
+    return NULL;
+}
+#define PW_LEAVE(pw) ((void)(pw))
+#define PW_DEAD(pw) 0
+#define PW(pw, call) ((void)(pw))
 #endif
 
 /* ---- create / destroy ---- */
@@ -244,6 +284,26 @@ static int crash_from_env(vg_io_t *io, vg_error_t *err)
     vg_io_crash_arm(io, name, n);
     return 0;
 }
+
+/* VIGIL_POWER_LOSS=drop|tear (and VIGIL_POWER_LOSS_SEED=<n>): track from the start. */
+static int power_from_env(vg_io_t *io, vg_error_t *err)
+{
+    const char *env = getenv("VIGIL_POWER_LOSS");
+    if (!env || !*env)
+        return 0;
+    if (strcmp(env, "drop") == 0)
+        io->t.pw_mode = VG_IO_POWER_DROP;
+    else if (strcmp(env, "tear") == 0)
+        io->t.pw_mode = VG_IO_POWER_TEAR;
+    else
+        return vg_error_set(err, VG_EINVAL, "VIGIL_POWER_LOSS=%s: expected drop or tear", env);
+    const char *seed = getenv("VIGIL_POWER_LOSS_SEED");
+    io->t.pw_seed = seed && *seed ? strtoull(seed, NULL, 10) : (uint64_t)getpid();
+    io->t.pw = vg__pw_new();
+    if (!io->t.pw)
+        return vg_error_set(err, VG_ENOMEM, "allocating the power-loss tracker");
+    return 0;
+}
 #endif
 
 int vg_io_create(const vg_io_opts_t *o, vg_io_t **out, vg_error_t *err)
@@ -263,6 +323,8 @@ int vg_io_create(const vg_io_opts_t *o, vg_io_t **out, vg_error_t *err)
     pthread_mutex_init(&io->t.mu, NULL);
     pthread_mutex_init(&io->t.log_mu, NULL);
     rc = crash_from_env(io, err);
+    if (rc == 0)
+        rc = power_from_env(io, err);
 #endif
     if (rc == 0)
         rc = start_backend(io, o, kind, err);
@@ -287,6 +349,7 @@ void vg_io_destroy(vg_io_t *io)
 #ifdef VG_TESTING
     pthread_mutex_destroy(&io->t.mu);
     pthread_mutex_destroy(&io->t.log_mu);
+    vg__pw_free(io->t.pw);
 #endif
     vg_free(io);
 }
@@ -298,9 +361,33 @@ const char *vg_io_backend(const vg_io_t *io)
 
 /* ---- files ---- */
 
+/* Tracking: an O_TRUNC open of an existing file is a truncate to 0. */
+static int open_tracked(vg_io_t *io, struct vg_pw *pw, const char *path, int flags, mode_t mode)
+{
+    int existed = access(path, F_OK) == 0;
+    if ((flags & O_TRUNC) && existed) {
+        int t = open(path, O_RDONLY | O_CLOEXEC);
+        if (t >= 0) {
+            PW(pw, vg__pw_before_truncate(pw, t, 0));
+            close(t);
+        }
+    }
+    int rc = io->ops->open(io, path, flags, mode, VG_IO_OP_OPEN);
+    if (rc >= 0 && !existed)
+        PW(pw, vg__pw_created(pw, path, rc));
+    return rc;
+}
+
 int vg_io_open(vg_io_t *io, const char *path, int flags, mode_t mode, int *fd, vg_error_t *err)
 {
-    int rc = io->ops->open(io, path, flags, mode, VG_IO_OP_OPEN);
+    struct vg_pw *pw = pw_enter(io);
+    int changes = flags & (O_CREAT | O_TRUNC | O_WRONLY | O_RDWR);
+    int rc;
+    if (pw && changes)
+        rc = PW_DEAD(pw) ? -EIO : open_tracked(io, pw, path, flags, mode);
+    else
+        rc = io->ops->open(io, path, flags, mode, VG_IO_OP_OPEN);
+    PW_LEAVE(pw);
     OP_LOG(io, VG_IO_OP_OPEN, path, rc >= 0 ? rc : -1, rc);
     if (rc < 0)
         return io_fail(err, rc, "open of %s", path);
@@ -320,7 +407,13 @@ int vg_io_close(vg_io_t *io, int fd)
 
 int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg_error_t *err)
 {
-    int rc = io->ops->pwrite(io, fd, buf, len, off);
+    struct vg_pw *pw = pw_enter(io);
+    int rc = -EIO;
+    if (!PW_DEAD(pw)) {
+        PW(pw, vg__pw_before_write(pw, fd, off, len));
+        rc = io->ops->pwrite(io, fd, buf, len, off);
+    }
+    PW_LEAVE(pw);
     OP_LOG_FD(io, VG_IO_OP_WRITE, fd, rc < 0 ? rc : (long)len);
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
@@ -333,8 +426,24 @@ int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg
 int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
                      vg_error_t *err)
 {
+    return vg_io_write_sync_step(io, fd, buf, len, off, NULL, err);
+}
+
+int vg_io_write_sync_step(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
+                          int *fsync_failed, vg_error_t *err)
+{
+    if (fsync_failed)
+        *fsync_failed = 0;
     vg_io_op_t failed = VG_IO_OP_WRITE;
-    int rc = io->ops->write_sync(io, fd, buf, len, off, &failed);
+    int cut, rc = -EIO;
+    struct vg_pw *pw = pw_boundary(io, &cut);
+    if (!cut) {
+        PW(pw, vg__pw_before_write(pw, fd, off, len));
+        rc = io->ops->write_sync(io, fd, buf, len, off, &failed);
+        if (rc == 0)
+            PW(pw, vg__pw_synced(pw, fd));
+    }
+    PW_LEAVE(pw);
     int write_failed = rc < 0 && failed == VG_IO_OP_WRITE;
     OP_LOG_FD(io, VG_IO_OP_WRITE, fd, write_failed ? rc : (long)len);
     if (!write_failed)
@@ -344,6 +453,8 @@ int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off
         fd_label(io, fd, where, sizeof where);
         if (write_failed)
             return io_fail(err, rc, "write of %s at offset %lld", where, (long long)off);
+        if (fsync_failed)
+            *fsync_failed = 1;
         return io_fail(err, rc, "fdatasync of %s", where);
     }
     return 0;
@@ -351,7 +462,14 @@ int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off
 
 int vg_io_fsync(vg_io_t *io, int fd, int datasync, vg_error_t *err)
 {
-    int rc = io->ops->fsync(io, fd, datasync, VG_IO_OP_FSYNC);
+    int cut, rc = -EIO;
+    struct vg_pw *pw = pw_boundary(io, &cut);
+    if (!cut) {
+        rc = io->ops->fsync(io, fd, datasync, VG_IO_OP_FSYNC);
+        if (rc == 0)
+            PW(pw, vg__pw_synced(pw, fd));
+    }
+    PW_LEAVE(pw);
     OP_LOG_FD(io, VG_IO_OP_FSYNC, fd, rc);
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
@@ -379,9 +497,14 @@ int vg_io_pread(vg_io_t *io, int fd, void *buf, size_t len, off_t off, size_t *g
 /* No ring opcode for ftruncate in liburing 2.3: both backends use the syscall. */
 int vg_io_ftruncate(vg_io_t *io, int fd, off_t len, vg_error_t *err)
 {
-    int rc = -FAULT(io, VG_IO_OP_TRUNCATE);
-    if (rc == 0 && ftruncate(fd, len) < 0)
-        rc = -errno;
+    struct vg_pw *pw = pw_enter(io);
+    int rc = PW_DEAD(pw) ? -EIO : -FAULT(io, VG_IO_OP_TRUNCATE);
+    if (rc == 0) {
+        PW(pw, vg__pw_before_truncate(pw, fd, len));
+        if (ftruncate(fd, len) < 0)
+            rc = -errno;
+    }
+    PW_LEAVE(pw);
     OP_LOG_FD(io, VG_IO_OP_TRUNCATE, fd, rc);
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
@@ -393,7 +516,9 @@ int vg_io_ftruncate(vg_io_t *io, int fd, off_t len, vg_error_t *err)
 
 int vg_io_fallocate(vg_io_t *io, int fd, off_t off, off_t len, vg_error_t *err)
 {
-    int rc = -FAULT(io, VG_IO_OP_FALLOCATE);
+    struct vg_pw *pw = pw_enter(io);
+    int rc = PW_DEAD(pw) ? -EIO : -FAULT(io, VG_IO_OP_FALLOCATE);
+    PW_LEAVE(pw); /* KEEP_SIZE: nothing a power cut could show */
     if (rc == 0) {
         while (fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len) < 0) {
             if (errno == EINTR)
@@ -415,7 +540,13 @@ int vg_io_fallocate(vg_io_t *io, int fd, off_t off, off_t len, vg_error_t *err)
 
 int vg_io_rename(vg_io_t *io, const char *from, const char *to, vg_error_t *err)
 {
-    int rc = io->ops->rename(io, from, to);
+    struct vg_pw *pw = pw_enter(io);
+    int rc = -EIO;
+    if (!PW_DEAD(pw)) {
+        PW(pw, vg__pw_before_rename(pw, from, to));
+        rc = io->ops->rename(io, from, to);
+    }
+    PW_LEAVE(pw);
     OP_LOG(io, VG_IO_OP_RENAME, from, -1, rc);
     if (rc < 0)
         return io_fail(err, rc, "rename of %s to %s", from, to);
@@ -424,7 +555,13 @@ int vg_io_rename(vg_io_t *io, const char *from, const char *to, vg_error_t *err)
 
 int vg_io_unlink(vg_io_t *io, const char *path, vg_error_t *err)
 {
-    int rc = io->ops->unlink(io, path);
+    struct vg_pw *pw = pw_enter(io);
+    int rc = -EIO;
+    if (!PW_DEAD(pw)) {
+        PW(pw, vg__pw_before_unlink(pw, path));
+        rc = io->ops->unlink(io, path);
+    }
+    PW_LEAVE(pw);
     OP_LOG(io, VG_IO_OP_UNLINK, path, -1, rc);
     if (rc < 0)
         return io_fail(err, rc, "unlink of %s", path);
@@ -433,7 +570,9 @@ int vg_io_unlink(vg_io_t *io, const char *path, vg_error_t *err)
 
 int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err)
 {
-    int rc = io->ops->mkdir(io, path, 0755);
+    struct vg_pw *pw = pw_enter(io);
+    int rc = PW_DEAD(pw) ? -EIO : io->ops->mkdir(io, path, 0755);
+    PW_LEAVE(pw);
     if (rc == -EEXIST)
         rc = 0;
     OP_LOG(io, VG_IO_OP_MKDIR, path, -1, rc);
@@ -444,13 +583,20 @@ int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err)
 
 int vg_io_fsync_dir(vg_io_t *io, const char *dir, vg_error_t *err)
 {
-    int fd = io->ops->open(io, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, VG_IO_OP_NONE);
+    int cut;
+    struct vg_pw *pw = pw_boundary(io, &cut);
+    int fd = cut ? -EIO
+                 : io->ops->open(io, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, VG_IO_OP_NONE);
     if (fd < 0) {
+        PW_LEAVE(pw);
         OP_LOG(io, VG_IO_OP_FSYNC_DIR, dir, -1, fd);
         return io_fail(err, fd, "open of directory %s", dir);
     }
     int rc = io->ops->fsync(io, fd, 0, VG_IO_OP_FSYNC_DIR);
     io->ops->close(io, fd); /* read-only: nothing to lose */
+    if (rc == 0)
+        PW(pw, vg__pw_dir_synced(pw, dir));
+    PW_LEAVE(pw);
     OP_LOG(io, VG_IO_OP_FSYNC_DIR, dir, fd, rc);
     if (rc < 0)
         return io_fail(err, rc, "fsync of directory %s", dir);
@@ -588,8 +734,14 @@ void vg_io_crash_point(vg_io_t *io, const char *point)
     int hit = io->t.crash_countdown > 0 && strcmp(io->t.crash_point, point) == 0 &&
               --io->t.crash_countdown == 0;
     pthread_mutex_unlock(&io->t.mu);
-    if (hit)
-        _exit(VG_CRASH_EXIT); /* as abrupt as a kill: no atexit, no stdio flush */
+    if (!hit)
+        return;
+    if (io->t.pw && io->t.pw_mode) {
+        /* the lock is never released: no thread changes the files again */
+        vg__pw_lock(io->t.pw);
+        vg__pw_apply(io->t.pw, io->t.pw_mode, io->t.pw_seed);
+    }
+    _exit(VG_CRASH_EXIT); /* as abrupt as a kill: no atexit, no stdio flush */
 }
 
 unsigned long vg_io_op_count(vg_io_t *io, vg_io_op_t op)
@@ -608,6 +760,49 @@ void vg_io_set_op_log(vg_io_t *io, vg_io_log_op_fn fn, void *ctx)
     io->t.log = fn;
     io->t.log_ctx = ctx;
     pthread_mutex_unlock(&io->t.log_mu);
+}
+
+/* Only while no other thread uses io (io.h): pw is read without a lock. */
+void vg_io_power_track(vg_io_t *io, int on)
+{
+    if (on && !io->t.pw)
+        io->t.pw = vg__pw_new();
+    else if (!on) {
+        vg__pw_free(io->t.pw);
+        io->t.pw = NULL;
+    }
+}
+
+int vg_io_power_loss(vg_io_t *io, int mode, uint64_t seed)
+{
+    struct vg_pw *pw = io->t.pw;
+    if (!pw || (mode != VG_IO_POWER_DROP && mode != VG_IO_POWER_TEAR))
+        return VG_EINVAL;
+    vg__pw_lock(pw);
+    unsigned long n = vg__pw_apply(pw, mode, seed);
+    vg__pw_unlock(pw);
+    return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+void vg_io_power_loss_at(vg_io_t *io, unsigned long k, int mode, uint64_t seed)
+{
+    struct vg_pw *pw = io->t.pw;
+    if (!pw)
+        return;
+    vg__pw_lock(pw);
+    vg__pw_arm(pw, k, mode, seed);
+    vg__pw_unlock(pw);
+}
+
+unsigned long vg_io_power_boundaries(vg_io_t *io)
+{
+    struct vg_pw *pw = io->t.pw;
+    if (!pw)
+        return 0;
+    vg__pw_lock(pw);
+    unsigned long n = vg__pw_boundaries(pw);
+    vg__pw_unlock(pw);
+    return n;
 }
 #else
 void vg_io_crash_point(vg_io_t *io, const char *point)

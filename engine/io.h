@@ -22,7 +22,13 @@
  *
  * Test hooks (VG_TESTING builds only): fail the nth operation of a kind once
  * or from then on, complete a write short, return a chosen error in a
- * completion, log every operation, and _exit at named crash points.
+ * completion, log every operation, _exit at named crash points, and
+ * simulate a power loss (drop or tear every write not covered by an fsync).
+ * Environment (read by vg_io_create, VG_TESTING builds):
+ *   VIGIL_CRASH_AT=<point>:<n>   _exit(VG_CRASH_EXIT) at the nth hit of point
+ *   VIGIL_POWER_LOSS=drop|tear   track unsynced changes; a crash point that
+ *                                fires applies that power loss first
+ *   VIGIL_POWER_LOSS_SEED=<n>    the seed of "tear" (default: the pid)
  */
 #ifndef VG_ENGINE_IO_H
 #define VG_ENGINE_IO_H
@@ -66,6 +72,10 @@ int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg
 /* Write all len bytes at off, then fdatasync, ordered after the write. */
 int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
                      vg_error_t *err);
+/* The same; on failure *failed_op (may be NULL) is set to 1
+ * when the fsync failed, 0 when the write did (a full disk is final only after an fsync). */
+int vg_io_write_sync_step(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
+                          int *fsync_failed, vg_error_t *err);
 /* fdatasync (datasync != 0) or fsync. */
 int vg_io_fsync(vg_io_t *io, int fd, int datasync, vg_error_t *err);
 /* Read up to len bytes at off (retrying short reads until EOF); *got = bytes read. */
@@ -154,6 +164,43 @@ unsigned long vg_io_op_count(vg_io_t *io, vg_io_op_t op);
  */
 typedef void (*vg_io_log_op_fn)(void *ctx, vg_io_op_t op, const char *path, int fd, long result);
 void vg_io_set_op_log(vg_io_t *io, vg_io_log_op_fn fn, void *ctx);
+
+/*
+ * Power loss (io_power.c). While tracking, the layer keeps every write and
+ * ftruncate not yet covered by a successful fsync of its file (with the
+ * bytes it overwrote), and every create, rename and unlink not yet covered
+ * by an fsync of its folder. vg_io_power_loss then makes the files look as
+ * a power cut would have left them:
+ *   VG_IO_POWER_DROP: every unsynced change reverted (appended bytes cut,
+ *                     overwritten ranges restored, names put back);
+ *   VG_IO_POWER_TEAR: a random prefix (seeded) of each unsynced write
+ *                     survives, cut at a 512-byte boundary; past the old end
+ *                     of the file the rest is cut, zeros or garbage; a random
+ *                     prefix of the folder operations survives.
+ * After it the layer is "off": every later change (write, fsync, rename,
+ * unlink, create ...) fails with EIO, so the code under test cannot touch
+ * the files again; reads still work. Returns the number of changes undone
+ * or torn, or VG_EINVAL when tracking is off.
+ *
+ * Tracking starts at vg_io_create when the environment variable
+ *   VIGIL_POWER_LOSS=drop|tear
+ * is set (any other value: VG_EINVAL), or with vg_io_power_track. With the
+ * variable set, a crash point that fires (VIGIL_CRASH_AT, vg_io_crash_arm)
+ * first applies that power loss, then _exits; the tear seed is
+ * VIGIL_POWER_LOSS_SEED (decimal) when set, else the pid.
+ * Every fsync-family operation (vg_io_fsync, vg_io_write_sync,
+ * vg_io_fsync_dir) is an "fsync boundary" and also the crash point
+ * "io.fsync", hit just before the operation runs; vg_io_power_loss_at arms
+ * a power cut at the kth boundary from now (that operation then fails with
+ * EIO), for in-process sweeps over every boundary.
+ */
+#define VG_IO_POWER_DROP 1
+#define VG_IO_POWER_TEAR 2
+void vg_io_power_track(vg_io_t *io, int on);
+int vg_io_power_loss(vg_io_t *io, int mode, uint64_t seed);
+void vg_io_power_loss_at(vg_io_t *io, unsigned long k, int mode, uint64_t seed);
+/* fsync boundaries seen while tracking. */
+unsigned long vg_io_power_boundaries(vg_io_t *io);
 #endif
 
 #endif

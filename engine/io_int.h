@@ -14,6 +14,7 @@
 #define VG_ENGINE_IO_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "io.h"
@@ -66,6 +67,31 @@ void vg__io_set_state(vg_io_t *io, void *state);
  * non-zero when this write must complete with half its bytes.
  */
 int vg__io_fault_take(vg_io_t *io, vg_io_op_t op, int *go_short);
+
+/*
+ * The power-loss tracker (io_power.c). io.c calls these with the tracker's
+ * lock held (vg__pw_lock), around every change it makes to a file or a
+ * folder, so that a simulated power cut never races a half-done operation.
+ */
+struct vg_pw;
+struct vg_pw *vg__pw_new(void);
+void vg__pw_free(struct vg_pw *pw);
+void vg__pw_lock(struct vg_pw *pw);
+void vg__pw_unlock(struct vg_pw *pw);
+/* After a power cut every change fails with EIO, as on a machine that is off. */
+int vg__pw_dead(struct vg_pw *pw);
+void vg__pw_before_write(struct vg_pw *pw, int fd, off_t off, size_t len);
+void vg__pw_before_truncate(struct vg_pw *pw, int fd, off_t len);
+void vg__pw_synced(struct vg_pw *pw, int fd);
+void vg__pw_created(struct vg_pw *pw, const char *path, int fd);
+void vg__pw_before_rename(struct vg_pw *pw, const char *from, const char *to);
+void vg__pw_before_unlink(struct vg_pw *pw, const char *path);
+void vg__pw_dir_synced(struct vg_pw *pw, const char *dir);
+unsigned long vg__pw_apply(struct vg_pw *pw, int mode, uint64_t seed);
+/* Count an fsync boundary; 1 when the armed power cut happened at it. */
+int vg__pw_boundary(struct vg_pw *pw);
+void vg__pw_arm(struct vg_pw *pw, unsigned long k, int mode, uint64_t seed);
+unsigned long vg__pw_boundaries(struct vg_pw *pw);
 #else
 static inline int vg__io_fault_take(vg_io_t *io, vg_io_op_t op, int *go_short)
 {

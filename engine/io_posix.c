@@ -97,6 +97,7 @@ static int posix_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, of
         *failed_op = VG_IO_OP_WRITE;
         return rc;
     }
+    vg_io_crash_point(io, "wal.written"); /* write_sync is the WAL's: written, not yet synced */
     rc = posix_fsync(io, fd, 1, VG_IO_OP_FSYNC);
     if (rc < 0)
         *failed_op = VG_IO_OP_FSYNC;

@@ -3,16 +3,20 @@
  * report exactly what was dropped. The folder must not be open elsewhere
  * (repair takes its lock).
  *
- *  1. Segments: each is opened and every block of every column is read; a
- *     segment that fails is moved aside and its rows are counted (when its
- *     index could be read; otherwise it is counted in files only).
+ *  1. Segments: each is opened and every block of every column (and its
+ *     sketch) is read; a segment that fails is moved aside and its rows are
+ *     counted (when its index could be read; otherwise in files only).
  *  2. Catalog: a catalog that fails its checksum is moved aside and rebuilt
  *     from the segment files, which describe themselves; a good one is
  *     rewritten without the entries of segments moved aside.
  *  3. WAL: a torn tail of the last file is cut (as at start-up); a file
  *     damaged elsewhere is cut at the damage, the bytes from there on are
- *     saved in quarantine/, and the valid records after the damage that go
- *     with them are counted, with their rows, plus one for the damaged record.
+ *     saved in quarantine/ and the rows of the valid records among them are
+ *     counted. The records lost are counted by their LSNs: the missing ones
+ *     are numbered with empty records (vg_wal_fill_gap) so that the later
+ *     files still replay and the next start finds no gap. Only when no
+ *     record follows the damage is the count the damaged record plus the
+ *     valid ones after it.
  * Leftover temporary files are removed.
  */
 #include <errno.h>
@@ -38,6 +42,8 @@ typedef struct repair {
     vg_db_log_fn log;
     void *log_ctx;
     int segs_moved;
+    /* records dropped at WAL cuts, until the LSNs tell the exact number */
+    uint64_t wal_guess;
     vg_error_t *err; /* for the per-file callbacks */
 } repair_t;
 
@@ -87,6 +93,12 @@ static int seg_check(const vg_seg_t *s, vg_error_t *err)
             vg_colvec_t cv = {0};
             rc = vg_seg_read_col(s, b, c, &cv, err);
             vg_colvec_free(&cv);
+            /* sketches too: a percentile query reads them alone */
+            vg_sketch_t sk;
+            vg_sketch_init(&sk);
+            if (rc == VG_OK && (rc = vg_seg_block_sketch(s, b, c, &sk, err)) == VG_ENOTFOUND)
+                rc = VG_OK;
+            vg_sketch_reset(&sk);
         }
     }
     vg_free(ts);
@@ -169,7 +181,7 @@ static int cut_wal(repair_t *r, const char *file, uint64_t off, vg_error_t *err)
     int rc = vg_wal_count_after(r->io, file, off, &recs, &lines, err);
     if (rc)
         return rc;
-    r->rep->wal_records_dropped += 1 + recs;
+    r->wal_guess += (off < VG_WAL_FILE_HEADER ? 0 : 1) + recs;
     r->rep->rows_dropped += lines;
     say(r, "WAL %s: damage at offset %" PRIu64 ": dropping the damaged record and %" PRIu64
            " valid records after it (%" PRIu64 " rows)",
@@ -204,23 +216,57 @@ static int cut_wal(repair_t *r, const char *file, uint64_t off, vg_error_t *err)
     return rc;
 }
 
+/* The catalog's sealed LSN: WAL records above it must all be there. */
+static uint64_t sealed_lsn(repair_t *r)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/CATALOG", r->dir);
+    char *text = NULL;
+    size_t len;
+    uint64_t lsn = 0;
+    if (vg_catalog_read(r->io, path, &text, &len, NULL) == VG_OK) {
+        const char *p = strstr(text, "\nsealed_lsn ");
+        if (p)
+            lsn = strtoull(p + 12, NULL, 10);
+    }
+    vg_free(text);
+    return lsn;
+}
+
+/* Records missing (a file cut at a record boundary, or the rest of a file
+ * cut at damage): number them with empty records so that the records after
+ * them replay, and count them exactly. */
+static int fill_gap(repair_t *r, const vg_wal_replay_report_t *rep, vg_error_t *err)
+{
+    uint64_t n = rep->gap_last - rep->gap_first + 1;
+    r->rep->wal_records_dropped += n;
+    r->wal_guess = 0; /* the gap covers what the last cut dropped */
+    say(r, "WAL: %" PRIu64 " records (LSN %" PRIu64 " to %" PRIu64 ") are lost", n,
+        rep->gap_first, rep->gap_last);
+    return vg_wal_fill_gap(r->io, rep->gap_file, rep->gap_offset, rep->gap_first, rep->gap_last,
+                           err);
+}
+
 static int repair_wal(repair_t *r, vg_error_t *err)
 {
     char wdir[4200];
     snprintf(wdir, sizeof wdir, "%s/wal", r->dir);
+    uint64_t after = sealed_lsn(r);
     for (int round = 0; round < 10000; round++) {
         vg_wal_replay_report_t rep;
         vg_error_t why = {0};
-        int rc = vg_wal_replay(r->io, wdir, 0, 1, NULL, NULL, &rep, &why);
+        int rc = vg_wal_replay(r->io, wdir, after, 1, NULL, NULL, &rep, &why);
         r->rep->wal_bytes_cut += rep.torn_bytes;
         if (rep.torn_bytes)
             say(r, "WAL %s: cut a torn tail of %" PRIu64 " bytes", rep.torn_file, rep.torn_bytes);
-        if (rc == VG_OK)
+        if (rc == VG_OK) {
+            r->rep->wal_records_dropped += r->wal_guess;
             return VG_OK;
+        }
         if (rc != VG_ECORRUPT || !rep.bad_file[0])
             return vg_error_set(err, rc, "%s", why.msg);
         say(r, "%s", why.msg);
-        rc = cut_wal(r, rep.bad_file, rep.bad_offset, err);
+        rc = rep.gap_last ? fill_gap(r, &rep, err) : cut_wal(r, rep.bad_file, rep.bad_offset, err);
         if (rc)
             return rc;
     }

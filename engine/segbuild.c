@@ -115,8 +115,10 @@ static int build_cols(const vg_rowset_t *rs, const uint32_t *perm, vg_colvec_t *
     *ncols = 0;
     for (uint32_t c = 0; c < rs->nfields; c++) {
         vg_colvec_t *cv = &cols[*ncols];
-        if (rs->col(rs->ctx, c, rs->fields[c].type, perm, rs->n, cv) != VG_OK)
+        if (rs->col(rs->ctx, c, rs->fields[c].type, perm, rs->n, cv) != VG_OK) {
+            vg_colvec_free(cv); /* a provider may fail half-way: not counted in *ncols */
             return VG_ENOMEM;
+        }
         if (!colvec_any(cv)) { /* a field with no value in this partition is not stored */
             vg_colvec_free(cv);
             continue;

@@ -36,7 +36,10 @@ typedef struct seg_chunk {
     uint8_t flags, enc;
     /* Set (atomically) once the checksum matched: the mapping is of an
      * immutable file, so a chunk read again while the segment is open is
-     * not checksummed again (re-reads were 13% of a rule's evaluation). */
+     * not checksummed again (re-reads were 13% of a rule's evaluation).
+     * Damage on disk is caught on the first read after the next open; a
+     * file rewritten under a running process is outside the contract
+     * (README, Durability). */
     uint8_t verified;
 } seg_chunk_t;
 
@@ -553,7 +556,13 @@ int vg_seg_read_ts(const vg_seg_t *s, uint32_t block, int64_t *out, vg_error_t *
     if (rc != 0)
         return rc;
     const seg_chunk_t *c = chunk_at(s, block, 0);
-    rc = vg_dec_ts(p, c->rlen, s->blocks[block].nrows, out);
+    const vg_seg_blockinfo_t *b = &s->blocks[block];
+    rc = vg_dec_ts(p, c->rlen, b->nrows, out);
+    /* as for series ids: a checksummed block whose rows leave its own
+     * [ts_min, ts_max] would defeat time pruning, so it is never handed out */
+    for (uint32_t i = 0; rc == 0 && i < b->nrows; i++)
+        if (out[i] < b->ts_min || out[i] > b->ts_max)
+            rc = VG_ECORRUPT;
     vg_free(owned);
     return rc ? bad_chunk(s, block, 0, c->off, "undecodable", err) : 0;
 }

@@ -14,10 +14,15 @@
 
 vg_table_t *vg__table_find(vg_db_t *db, const char *name)
 {
+    /* readers (scans, queries) hold no write_mu: a writer adding a table may
+     * grow the map and move the array meanwhile */
     uint32_t id;
-    if (!vg_strmap_get(&db->table_map, name, strlen(name), &id))
-        return NULL;
-    return db->tables[id];
+    vg_table_t *t = NULL;
+    pthread_mutex_lock(&db->tables_mu);
+    if (vg_strmap_get(&db->table_map, name, strlen(name), &id))
+        t = db->tables[id];
+    pthread_mutex_unlock(&db->tables_mu);
+    return t;
 }
 
 int vg__table_get(vg_db_t *db, const char *name, size_t len, int create, vg_table_t **out,

@@ -139,7 +139,9 @@ static int rfc3339(const char *s, int64_t *out)
         return 0;
     int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
                    se - off;
-    *out = secs * VG_NS_PER_SEC + frac;
+    /* nanoseconds since 1970 hold the years 1678 to 2261 only */
+    if (__builtin_mul_overflow(secs, VG_NS_PER_SEC, out) || __builtin_add_overflow(*out, frac, out))
+        return 0;
     return 1;
 }
 
@@ -164,7 +166,8 @@ int vg_time_parse(const char *s, int64_t now_ns, int64_t *out, vg_error_t *err)
         int rc = vg_duration_parse(p, &d, err);
         if (rc)
             return rc;
-        *out = now_ns + sign * d;
+        if (sign > 0 ? __builtin_add_overflow(now_ns, d, out) : __builtin_sub_overflow(now_ns, d, out))
+            return vg_error_set(err, VG_EPARSE, "bad time '%s': out of range", s);
         return VG_OK;
     }
     char *end;

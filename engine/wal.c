@@ -12,6 +12,15 @@
  *      back to the last synced offset.
  *  (4) A new file's header is synced, and its directory fsynced, before any
  *      record is written into it.
+ *  (5) A full disk met by a write (not by an fsync) is not final: the file is
+ *      cut back to the last synced byte and that cut synced, every record not
+ *      yet durable is rejected, and appends are refused ("nospace") until the
+ *      owner has rolled back what those records staged and calls
+ *      vg_wal_resume. The rejected LSNs are then given out again (the log
+ *      never has a hole), so a record is named by its LSN and the generation
+ *      it was appended in: generation g ended with rej[g], the LSNs it
+ *      rejected, and a late waiter of generation g is answered from it.
+ *      An fsync error, or a failed cut, is final as in (3).
  */
 #include "wal.h"
 
@@ -55,6 +64,15 @@ struct vg_wal {
     int leader;
     int failed;
     vg_error_t fail_err;
+    /* (5): generation gen; rej[g] = the LSNs generation g rejected (lo > hi:
+     * none); the refusal in force */
+    uint64_t gen;
+    int nospace;
+    vg_error_t nospace_err;
+    struct wal_rej {
+        uint64_t lo, hi;
+    } *rej;
+    size_t rej_cap;
     /* the flusher: a thread that leads every round as soon as records are
      * queued, so that a writer can stage its next batch while the last one
      * is being synced */
@@ -116,10 +134,19 @@ static int files_push(vg_wal_t *w, uint64_t seq)
     return VG_OK;
 }
 
-/* Create file seq with its header, synced, and its directory entry synced. */
-static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
+/*
+ * Create file seq with its header, synced, and its directory entry synced.
+ * On failure the new file is removed again (so that a retry after a full
+ * disk can create it), and *fsync_failed (may be NULL) tells whether an
+ * fsync failed, which makes the failure final.
+ */
+static int start_file(vg_wal_t *w, uint64_t seq, int *fsync_failed, vg_error_t *err)
 {
     char path[4200];
+    int dummy;
+    if (!fsync_failed)
+        fsync_failed = &dummy;
+    *fsync_failed = 0;
     file_path(w->dir, seq, path, sizeof path);
     int fd, rc = vg_io_open(w->io, path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644, &fd, err);
     if (rc)
@@ -130,14 +157,24 @@ static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
     put_u32(hdr + 12, vg_crc32c(0, hdr, 12));
     /* Preallocation keeps appends from changing the file's block map, so most
      * fdatasyncs write data only; failure to preallocate is harmless. */
-    (void)vg_io_fallocate(w->io, fd, 0, (off_t)w->file_bytes, NULL);
-    rc = vg_io_write_sync(w->io, fd, hdr, sizeof hdr, 0, err);
-    if (rc == VG_OK)
+    if (vg_io_fallocate(w->io, fd, 0, (off_t)w->file_bytes, NULL) != VG_OK)
+        /* ext4 keeps the blocks of a preallocation that failed half-way:
+         * on a nearly full disk they would take every free block, and even
+         * the header write (extent conversion) would fail. Give them back. */
+        (void)vg_io_ftruncate(w->io, fd, 0, NULL);
+    rc = vg_io_write_sync_step(w->io, fd, hdr, sizeof hdr, 0, fsync_failed, err);
+    if (rc == VG_OK) {
         rc = vg_io_fsync_dir(w->io, w->dir, err);
+        *fsync_failed = rc != VG_OK;
+    }
     if (rc == VG_OK)
         rc = files_push(w, seq);
     if (rc) {
         vg_io_close(w->io, fd);
+        /* Not in files[]: nothing will ever write it. Its name must go, or
+         * the next attempt fails on O_EXCL; if that fails, the failure is final. */
+        if (vg_io_unlink(w->io, path, NULL) != VG_OK)
+            *fsync_failed = 1;
         return rc;
     }
     if (w->fd >= 0)
@@ -145,7 +182,7 @@ static int start_file(vg_wal_t *w, uint64_t seq, vg_error_t *err)
     w->fd = fd;
     w->seq = seq;
     w->off = VG_WAL_FILE_HEADER;
-    w->bytes_total += VG_WAL_FILE_HEADER;
+    __atomic_fetch_add(&w->bytes_total, VG_WAL_FILE_HEADER, __ATOMIC_RELAXED);
     return VG_OK;
 }
 
@@ -182,7 +219,7 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
     }
     vg_free(old);
     if (rc == VG_OK)
-        rc = start_file(w, o->next_seq ? o->next_seq : 1, err);
+        rc = start_file(w, o->next_seq ? o->next_seq : 1, NULL, err);
     if (rc == VG_OK && o->flusher) {
         if (pthread_create(&w->flusher, NULL, flusher_main, w) != 0)
             rc = vg_error_set(err, VG_ENOMEM, "starting the WAL flusher thread");
@@ -199,13 +236,20 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
 
 int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, vg_error_t *err)
 {
+    return vg_wal_append_gen(w, payload, len, lsn, NULL, err);
+}
+
+int vg_wal_append_gen(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn,
+                      uint64_t *gen, vg_error_t *err)
+{
     if (len > VG_WAL_MAX_RECORD)
         return vg_error_set(err, VG_ELIMIT, "WAL record of %zu bytes exceeds the %u byte limit",
                             len, VG_WAL_MAX_RECORD);
     int bound = LZ4_compressBound((int)len);
     pthread_mutex_lock(&w->mu);
-    if (w->failed) {
-        int rc = vg_error_set(err, w->fail_err.code, "%s", w->fail_err.msg);
+    if (w->failed || w->nospace) {
+        const vg_error_t *e = w->failed ? &w->fail_err : &w->nospace_err;
+        int rc = vg_error_set(err, e->code, "%s", e->msg);
         pthread_mutex_unlock(&w->mu);
         return rc;
     }
@@ -235,6 +279,8 @@ int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, v
     w->pending_last = l;
     if (w->has_flusher && !w->leader)
         pthread_cond_signal(&w->flush_cv);
+    if (gen)
+        *gen = w->gen;
     pthread_mutex_unlock(&w->mu);
     *lsn = l;
     return VG_OK;
@@ -242,7 +288,7 @@ int vg_wal_append(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn, v
 
 static void fail_locked(vg_wal_t *w, const vg_error_t *e)
 {
-    w->failed = 1;
+    __atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED); /* vg_wal_failed reads it unlocked */
     w->fail_err = *e;
     /* Cut back anything written after the last successful sync so that a
      * batch answered with an error is not replayed at the next start. If
@@ -251,19 +297,79 @@ static void fail_locked(vg_wal_t *w, const vg_error_t *e)
         (void)vg_io_ftruncate(w->io, w->fd, (off_t)w->off, NULL);
 }
 
+/* Was record lsn of generation gen rejected? Under w->mu. */
+static int rejected_locked(const vg_wal_t *w, uint64_t lsn, uint64_t gen)
+{
+    return gen < w->gen && lsn >= w->rej[gen].lo && lsn <= w->rej[gen].hi;
+}
+
+/*
+ * (5): a full disk met by a write. Cut the file back to the last synced byte
+ * and sync the cut (a crash must not bring back a whole record of a batch
+ * answered with an error), reject every record not yet durable, and refuse
+ * appends until vg_wal_resume. Under w->mu. Returns non-zero when the cut
+ * failed: then the failure is final.
+ */
+static int nospace_locked(vg_wal_t *w, const vg_error_t *e)
+{
+    if (w->fd >= 0 && (vg_io_ftruncate(w->io, w->fd, (off_t)w->off, NULL) != VG_OK ||
+                       vg_io_fsync(w->io, w->fd, 1, NULL) != VG_OK))
+        return -1;
+    if (w->gen >= VG_WAL_MAX_GEN)
+        return -1; /* tickets carry 16 bits of generation: final from here */
+    if (w->gen == w->rej_cap) {
+        size_t nc = w->rej_cap ? w->rej_cap * 2 : 8;
+        struct wal_rej *nr = vg_realloc(w->rej, nc * sizeof *nr);
+        if (!nr)
+            return -1;
+        w->rej = nr;
+        w->rej_cap = nc;
+    }
+    uint64_t lo = w->synced_lsn + 1, hi = w->next_lsn - 1;
+    w->rej[w->gen++] = (struct wal_rej){lo, hi};
+    w->pending.len = 0;
+    w->pending_last = hi;
+    w->nospace = 1;
+    w->nospace_err = *e;
+    return 0;
+}
+
+int vg_wal_nospace(vg_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int n = w->nospace;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+void vg_wal_resume(vg_wal_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    if (w->nospace) {
+        /* nothing is queued (appends were refused): the next record takes
+         * the first rejected LSN, so the log has no hole */
+        w->next_lsn = w->synced_lsn + 1;
+        w->pending_last = w->synced_lsn;
+        w->nospace = 0;
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* Leader: write the swapped-out buffer; called without w->mu held. */
-static int leader_write(vg_wal_t *w, vg_buf_t *b, vg_error_t *err)
+static int leader_write(vg_wal_t *w, vg_buf_t *b, int *fsync_failed, vg_error_t *err)
 {
     int rc = VG_OK;
+    *fsync_failed = 0;
     if (w->off + b->len > w->file_bytes && w->off > VG_WAL_FILE_HEADER)
-        rc = start_file(w, w->seq + 1, err);
+        rc = start_file(w, w->seq + 1, fsync_failed, err);
     if (rc)
         return rc;
     vg_io_crash_point(w->io, "wal.submitted");
     if (w->mode == VG_WAL_SYNC_MODE_NONE)
         rc = vg_io_pwrite(w->io, w->fd, b->p, b->len, (off_t)w->off, err);
     else
-        rc = vg_io_write_sync(w->io, w->fd, b->p, b->len, (off_t)w->off, err);
+        rc = vg_io_write_sync_step(w->io, w->fd, b->p, b->len, (off_t)w->off, fsync_failed,
+                                   err);
     if (rc == VG_OK)
         vg_io_crash_point(w->io, "wal.synced");
     return rc;
@@ -310,8 +416,9 @@ static void lead_locked(vg_wal_t *w)
 
     vg_error_t e = {0};
     struct timespec t0, t1;
+    int fsync_failed = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = b.len ? leader_write(w, &b, &e) : VG_OK;
+    int rc = b.len ? leader_write(w, &b, &fsync_failed, &e) : VG_OK;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (b.len)
         sync_record(w, (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
@@ -320,11 +427,12 @@ static void lead_locked(vg_wal_t *w)
     pthread_mutex_lock(&w->mu);
     if (rc == VG_OK) {
         w->off += b.len;
-        w->bytes_total += b.len;
-        w->synced_lsn = last;
+        /* read without the lock by vg_wal_bytes / vg_wal_last_lsn */
+        __atomic_fetch_add(&w->bytes_total, b.len, __ATOMIC_RELAXED);
+        __atomic_store_n(&w->synced_lsn, last, __ATOMIC_RELAXED);
         if (last > w->files[w->nfiles - 1].last_lsn && b.len)
             w->files[w->nfiles - 1].last_lsn = last;
-    } else {
+    } else if (rc != VG_ENOSPC || fsync_failed || nospace_locked(w, &e) != 0) {
         fail_locked(w, &e);
     }
     b.len = 0;
@@ -350,7 +458,22 @@ static void *flusher_main(void *arg)
 int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
 {
     pthread_mutex_lock(&w->mu);
+    uint64_t gen = w->gen;
+    pthread_mutex_unlock(&w->mu);
+    return vg_wal_sync_gen(w, lsn, gen, err);
+}
+
+int vg_wal_sync_gen(vg_wal_t *w, uint64_t lsn, uint64_t gen, vg_error_t *err)
+{
+    pthread_mutex_lock(&w->mu);
     for (;;) {
+        if (rejected_locked(w, lsn, gen)) {
+            int rc = vg_error_set(err, w->nospace_err.code, "%s", w->nospace_err.msg);
+            if (err)
+                err->sys_errno = w->nospace_err.sys_errno;
+            pthread_mutex_unlock(&w->mu);
+            return rc;
+        }
         if (w->failed) {
             int rc = vg_error_set(err, w->fail_err.code, "%s", w->fail_err.msg);
             if (err)
@@ -358,8 +481,8 @@ int vg_wal_sync(vg_wal_t *w, uint64_t lsn, vg_error_t *err)
             pthread_mutex_unlock(&w->mu);
             return rc;
         }
-        if (w->synced_lsn >= lsn)
-            break;
+        if (w->synced_lsn >= lsn || gen < w->gen)
+            break; /* an older generation's record not rejected was synced */
         if (w->leader || w->has_flusher) {
             if (!w->leader)
                 pthread_cond_signal(&w->flush_cv);
@@ -385,11 +508,14 @@ int vg_wal_roll(vg_wal_t *w, uint64_t *last_lsn, vg_error_t *err)
         pthread_cond_wait(&w->cv, &w->mu);
     if (w->mode == VG_WAL_SYNC_MODE_NONE && w->fd >= 0)
         rc = vg_io_fsync(w->io, w->fd, 1, err);
+    int fsync_failed = 0;
     if (rc == VG_OK)
-        rc = start_file(w, w->seq + 1, err);
+        rc = start_file(w, w->seq + 1, &fsync_failed, err);
     if (rc == VG_OK)
         *last_lsn = w->next_lsn - 1;
-    else if (!w->failed) {
+    else if (rc == VG_ENOSPC && !fsync_failed) {
+        /* no new file, nothing lost: the current one goes on (5) */
+    } else if (!w->failed) {
         vg_error_t e = {0};
         vg_error_set(&e, rc, "%s", err ? err->msg : "rolling the WAL");
         fail_locked(w, &e);
@@ -432,7 +558,11 @@ int vg_wal_close(vg_wal_t *w, vg_error_t *err)
     if (!w)
         return VG_OK;
     int rc = VG_OK;
-    if (w->fd >= 0 && !w->failed) {
+    pthread_mutex_lock(&w->mu);
+    /* after (5) the last records may be rejected: nothing is left to sync */
+    int skip = w->failed || w->nospace;
+    pthread_mutex_unlock(&w->mu);
+    if (w->fd >= 0 && !skip) {
         rc = vg_wal_sync(w, w->next_lsn - 1, err);
         if (rc == VG_OK && w->mode == VG_WAL_SYNC_MODE_NONE)
             rc = vg_io_fsync(w->io, w->fd, 1, err);
@@ -449,6 +579,7 @@ int vg_wal_close(vg_wal_t *w, vg_error_t *err)
     vg_buf_free(&w->pending);
     vg_buf_free(&w->spare);
     vg_free(w->files);
+    vg_free(w->rej);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     pthread_cond_destroy(&w->flush_cv);
@@ -545,6 +676,10 @@ typedef struct replay_state {
     const char *path;
     uint64_t after;
     uint64_t prev_lsn;
+    /* The last record read, or the last file read when it held none: where
+     * it ends is where records missing after it are named. */
+    char prev_path[512];
+    size_t prev_end;
     vg_wal_replay_fn fn;
     void *ctx;
     vg_wal_replay_report_t *rep;
@@ -552,10 +687,39 @@ typedef struct replay_state {
     size_t raw_cap;
 } replay_state_t;
 
+/*
+ * LSNs run on by one across files, and the first above a seal's LSN
+ * (after_lsn, when not 0) is the next one: a file is deleted only once a
+ * seal covers all its records. A jump over LSNs above after_lsn means
+ * records are gone without a trace a checksum can see: an older file cut
+ * or zeroed exactly at a record boundary (its preallocated tail is zeros
+ * anyway). Gaps at or below after_lsn are harmless: those records are
+ * sealed, and a crash may undo the deletion of some of their files.
+ */
+static int check_gap(replay_state_t *st, uint64_t lsn, vg_error_t *err)
+{
+    uint64_t want = st->prev_lsn ? st->prev_lsn + 1 : st->after + 1;
+    if ((st->prev_lsn == 0 && st->after == 0) || !st->prev_path[0] || lsn <= want ||
+        lsn - 1 <= st->after)
+        return VG_OK;
+    vg_wal_replay_report_t *rep = st->rep;
+    rep->gap_first = want > st->after ? want : st->after + 1;
+    rep->gap_last = lsn - 1;
+    snprintf(rep->gap_file, sizeof rep->gap_file, "%.500s", st->prev_path);
+    snprintf(rep->bad_file, sizeof rep->bad_file, "%.500s", st->prev_path);
+    rep->gap_offset = rep->bad_offset = st->prev_end;
+    return vg_error_set(err, VG_ECORRUPT,
+                        "WAL file %s: records %" PRIu64 " to %" PRIu64
+                        " are missing at offset %" PRIu64 " (the file was cut or zeroed there)",
+                        rep->bad_file, rep->gap_first, rep->gap_last, rep->bad_offset);
+}
+
 static int replay_record(replay_state_t *st, const uint8_t *h, vg_error_t *err, size_t off)
 {
     uint64_t lsn = get_u64(h + 8);
     uint32_t clen = get_u32(h + 16), rlen = get_u32(h + 20), flags = get_u32(h + 24);
+    if (lsn > st->prev_lsn && check_gap(st, lsn, err) != VG_OK)
+        return VG_ECORRUPT;
     if (lsn <= st->prev_lsn || rlen > VG_WAL_MAX_RECORD)
         return vg_error_set(err, VG_ECORRUPT, "WAL file %s: record at offset %zu: %s", st->path,
                             off, lsn <= st->prev_lsn ? "LSN out of order" : "length too large");
@@ -645,13 +809,19 @@ static int replay_file(replay_state_t *st, int last, int cut_tail, vg_error_t *e
             break;
         }
         rc = replay_record(st, p + off, err, off);
-        if (rc == VG_ECORRUPT)
+        if (rc == VG_ECORRUPT && !st->rep->gap_last)
             mark_bad(st, off);
         if (rc) {
             vg_io_unmap(st->io, &m);
             return rc;
         }
         off += VG_WAL_REC_HEADER + get_u32(p + off + 16);
+        snprintf(st->prev_path, sizeof st->prev_path, "%.500s", st->path);
+        st->prev_end = off;
+    }
+    if (!torn && off == VG_WAL_FILE_HEADER) { /* a sound file without records */
+        snprintf(st->prev_path, sizeof st->prev_path, "%.500s", st->path);
+        st->prev_end = off;
     }
     vg_io_unmap(st->io, &m);
     if (torn) {
@@ -732,4 +902,34 @@ int vg_wal_count_after(vg_io_t *io, const char *path, uint64_t off, uint64_t *re
     vg_free(raw);
     vg_io_unmap(io, &m);
     return VG_OK;
+}
+
+int vg_wal_fill_gap(vg_io_t *io, const char *path, uint64_t off, uint64_t first, uint64_t last,
+                    vg_error_t *err)
+{
+    if (last < first || last - first >= (VG_WAL_MAX_RECORD / VG_WAL_REC_HEADER))
+        return vg_error_set(err, VG_ECORRUPT, "WAL file %s: %" PRIu64 " records missing: too many",
+                            path, last - first + 1);
+    if (off < VG_WAL_FILE_HEADER)
+        return vg_error_set(err, VG_EINVAL, "WAL file %s: no record ends at offset %" PRIu64,
+                            path, off);
+    size_t len = (size_t)(last - first + 1) * VG_WAL_REC_HEADER;
+    uint8_t *b = vg_calloc(1, len);
+    if (!b)
+        return vg_error_set(err, VG_ENOMEM, "filling a WAL gap");
+    for (uint64_t lsn = first; lsn <= last; lsn++) {
+        uint8_t *r = b + (size_t)(lsn - first) * VG_WAL_REC_HEADER;
+        put_u32(r, VG_WAL_REC_MAGIC);
+        put_u64(r + 8, lsn); /* an empty payload: no rows */
+        put_u32(r + 4, vg_crc32c(0, r + 8, VG_WAL_REC_HEADER - 8));
+    }
+    int fd, rc = vg_io_open(io, path, O_WRONLY | O_CLOEXEC, 0, &fd, err);
+    if (rc == VG_OK) {
+        rc = vg_io_ftruncate(io, fd, (off_t)off, err);
+        if (rc == VG_OK)
+            rc = vg_io_write_sync(io, fd, b, len, (off_t)off, err);
+        vg_io_close(io, fd);
+    }
+    vg_free(b);
+    return rc;
 }

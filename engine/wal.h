@@ -77,6 +77,25 @@ extern const double vg_wal_sync_bounds_ms[VG_WAL_SYNC_BUCKETS - 1];
 void vg_wal_sync_stats(vg_wal_t *w, uint64_t buckets[VG_WAL_SYNC_BUCKETS], uint64_t *count,
                        uint64_t *sum_ns);
 
+/*
+ * A full disk met by a write is not final (wal.c invariant 5): the records
+ * not yet durable are rejected (their syncs return VG_ENOSPC) and appends are
+ * refused until vg_wal_resume. vg_wal_nospace says whether that refusal is in
+ * force; the owner rolls back what the rejected records staged, then resumes.
+ */
+int vg_wal_nospace(vg_wal_t *w);
+void vg_wal_resume(vg_wal_t *w);
+/*
+ * After a resume the rejected LSNs are given out again (no hole in the log),
+ * so a record is named by its LSN and the generation it was appended in
+ * (one generation per refusal, at most VG_WAL_MAX_GEN; past it a full disk
+ * is final). vg_wal_append_gen also returns that generation; vg_wal_sync_gen
+ * returns VG_ENOSPC for a rejected record, VG_OK for a durable one.
+ */
+#define VG_WAL_MAX_GEN 0xffffu
+int vg_wal_append_gen(vg_wal_t *w, const void *payload, size_t len, uint64_t *lsn,
+                      uint64_t *gen, vg_error_t *err);
+int vg_wal_sync_gen(vg_wal_t *w, uint64_t lsn, uint64_t gen, vg_error_t *err);
 /* Non-zero after a write or fsync error. */
 int vg_wal_failed(const vg_wal_t *w);
 uint64_t vg_wal_bytes(const vg_wal_t *w);
@@ -96,6 +115,12 @@ typedef struct vg_wal_replay_report {
     /* on VG_ECORRUPT: where the damage starts (for `vigil repair`) */
     char bad_file[512];
     uint64_t bad_offset;
+    /* ... and when it is records missing (LSNs gap_first..gap_last are in
+     * no file: a file cut or zeroed at a record boundary), where they
+     * belong: at gap_offset of gap_file, after its last record */
+    uint64_t gap_first, gap_last;
+    char gap_file[512];
+    uint64_t gap_offset;
 } vg_wal_replay_report_t;
 
 /*
@@ -115,5 +140,14 @@ int vg_wal_replay(vg_io_t *io, const char *dir, uint64_t after_lsn, int cut_tail
  */
 int vg_wal_count_after(vg_io_t *io, const char *path, uint64_t off, uint64_t *records,
                        uint64_t *lines, vg_error_t *err);
+
+/*
+ * For `vigil repair`: number the records a report's gap says are missing
+ * with empty records, so that the LSNs run on and later records replay:
+ * path is cut at off and they are appended. The caller counts them as
+ * dropped.
+ */
+int vg_wal_fill_gap(vg_io_t *io, const char *path, uint64_t off, uint64_t first, uint64_t last,
+                    vg_error_t *err);
 
 #endif

@@ -346,7 +346,8 @@ int raw_run(exec_t *ex, vg_result_t *out)
     vg_result_t tmp;
     memset(&tmp, 0, sizeof tmp);
     if (!rc) {
-        qsort_r(rs.rows, rs.n, sizeof *rs.rows, cmp_raw, p.rank);
+        if (rs.n) /* no rows: rs.rows is NULL, which qsort_r must not be given */
+            qsort_r(rs.rows, rs.n, sizeof *rs.rows, cmp_raw, p.rank);
         rc = vg_result_init(&tmp, p.ncols);
         for (size_t c = 0; c < p.ncols && !rc; c++)
             rc = vg_result_col(&tmp, c, p.names[c], emit_col_type(p.cols[c]->type));

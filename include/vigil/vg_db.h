@@ -137,6 +137,8 @@ int vg_db_compact(vg_db_t *db, vg_error_t *err);
 
 /* Non-zero when the database refuses writes (opened read-only, or after an I/O error). */
 int vg_db_read_only(const vg_db_t *db);
+/* Test hook: a named crash point (engine/io.h); a no-op outside VG_TESTING builds. */
+void vg_db_crash_point(vg_db_t *db, const char *point);
 
 /* ---- schema and stats ---- */
 
