@@ -66,12 +66,8 @@ static const route_t routes[] = {
 typedef struct conn_req {
     vg_http_req_t r;
     const route_t *route;
-    z_stream z;
-    int gz;        /* 1 while z is initialised */
-    int gz_end;    /* the gzip stream ended (a later member may follow) */
-    int too_big;
+    vg_http_body_t in; /* the body as it arrives (http_write.c) */
     int answered;  /* a response was queued before the body */
-    char bad[200]; /* why the body is unusable (bad gzip) */
 } conn_req_t;
 
 /* ------------------------------------------------------------ replies */
@@ -206,86 +202,9 @@ const char *vg_http_arg(vg_http_req_t *r, const char *name, char *buf, size_t ca
 
 /* ------------------------------------------------------------- bodies */
 
-static int body_grow(conn_req_t *q, size_t need, uint64_t limit)
-{
-    if (need <= q->r.cap)
-        return 0;
-    size_t cap = q->r.cap ? q->r.cap : 65536;
-    while (cap < need)
-        cap *= 2;
-    if (cap > limit + 1)
-        cap = (size_t)limit + 1;
-    if (cap < need)
-        return -1;
-    char *b = vg_realloc(q->r.body, cap);
-    if (!b)
-        return -1;
-    q->r.body = b;
-    q->r.cap = cap;
-    return 0;
-}
-
-static void body_drop(conn_req_t *q)
-{
-    vg_free(q->r.body);
-    q->r.body = NULL;
-    q->r.len = q->r.cap = 0;
-}
-
-static void take_plain(conn_req_t *q, const char *p, size_t n, uint64_t limit)
-{
-    if (q->r.len + n > limit || body_grow(q, q->r.len + n, limit) != 0) {
-        q->too_big = 1;
-        body_drop(q);
-        return;
-    }
-    memcpy(q->r.body + q->r.len, p, n);
-    q->r.len += n;
-}
-
-static void take_gzip(conn_req_t *q, const char *p, size_t n, uint64_t limit)
-{
-    q->z.next_in = (Bytef *)(uintptr_t)p;
-    q->z.avail_in = (uInt)n;
-    while (q->z.avail_in > 0) {
-        if (q->gz_end) { /* another gzip member follows (gzip a b > c) */
-            inflateReset(&q->z);
-            q->gz_end = 0;
-        }
-        if (q->r.len == q->r.cap && body_grow(q, q->r.len + 1, limit) != 0) {
-            q->too_big = 1;
-            body_drop(q);
-            return;
-        }
-        q->z.next_out = (Bytef *)q->r.body + q->r.len;
-        q->z.avail_out = (uInt)(q->r.cap - q->r.len);
-        int zr = inflate(&q->z, Z_NO_FLUSH);
-        q->r.len = q->r.cap - q->z.avail_out;
-        if (zr == Z_STREAM_END) {
-            q->gz_end = 1;
-        } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && q->z.avail_out == 0)) {
-            snprintf(q->bad, sizeof q->bad, "invalid gzip body: %s",
-                     q->z.msg ? q->z.msg : "inflate failed");
-            body_drop(q);
-            return;
-        }
-        if (q->r.len > limit) {
-            q->too_big = 1;
-            body_drop(q);
-            return;
-        }
-    }
-}
-
 static void take(conn_req_t *q, const char *p, size_t n)
 {
-    uint64_t limit = q->r.s->cfg.max_body;
-    if (q->too_big || q->bad[0])
-        return; /* drain: the answer is already known */
-    if (q->gz)
-        take_gzip(q, p, n, limit);
-    else
-        take_plain(q, p, n, limit);
+    vg_http_body_take(&q->r, &q->in, p, n, q->r.s->cfg.max_body);
 }
 
 /* ---------------------------------------------------------- requests */
@@ -360,16 +279,15 @@ static enum MHD_Result begin(conn_req_t *q, const char *url, const char *method)
     const char *ce = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (ce && strcasecmp(ce, "gzip") == 0) {
-        if (inflateInit2(&q->z, 16 + MAX_WBITS) != Z_OK)
+        if (vg_http_body_start(&q->in, 1) != 0)
             return answer_early(q, vg_http_reply_error(r, 500, "cannot start gzip decoding"));
-        q->gz = 1;
     } else if (ce && strcasecmp(ce, "identity") != 0) {
         return answer_early(q, vg_http_reply_error(r, 415, "unsupported Content-Encoding: %s "
                                                            "(gzip and identity are)", ce));
     }
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!q->gz && cl && strtoull(cl, NULL, 10) > r->s->cfg.max_body)
+    if (!q->in.gz && cl && strtoull(cl, NULL, 10) > r->s->cfg.max_body)
         return answer_early(q, vg_http_reply_error(r, 413, "request body is over the limit of %llu "
                                                            "bytes (max-body)",
                                                    (unsigned long long)r->s->cfg.max_body));
@@ -403,17 +321,10 @@ static enum MHD_Result dispatch(conn_req_t *q)
 static enum MHD_Result finish(conn_req_t *q)
 {
     vg_http_req_t *r = &q->r;
-    if (q->too_big)
-        return vg_http_reply_error(r, 413, "request body is over the limit of %llu bytes "
-                                           "after decompression (max-body)",
-                                   (unsigned long long)r->s->cfg.max_body);
-    if (q->bad[0])
-        return vg_http_reply_error(r, 400, "%s", q->bad);
-    if (q->gz && !q->gz_end)
-        return vg_http_reply_error(r, 400, "invalid gzip body: truncated");
-    if (body_grow(q, r->len + 1, r->len + 1) != 0)
-        return vg_http_reply_error(r, 500, "out of memory");
-    r->body[r->len] = '\0';
+    char why[300];
+    unsigned st = vg_http_body_end(r, &q->in, r->s->cfg.max_body, why, sizeof why);
+    if (st)
+        return vg_http_reply_error(r, st, "%s", why);
     return dispatch(q);
 }
 
@@ -451,8 +362,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     conn_req_t *q = *con_cls;
     if (!q)
         return;
-    if (q->gz)
-        inflateEnd(&q->z);
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK && q->route && q->route->id <= R_WRITE2)
+        vg_db_crash_point(q->r.s->db, "http.ack_sent"); /* a /write answer was sent */
+    vg_http_body_free(&q->in);
     vg_free(q->r.body);
     vg_free(q);
     *con_cls = NULL;

@@ -13,6 +13,7 @@
 #include <microhttpd.h>
 #include <jansson.h>
 #include <stddef.h>
+#include <zlib.h>
 
 #include "srv.h"
 
@@ -44,6 +45,27 @@ const char *vg_http_arg(vg_http_req_t *r, const char *name, char *buf, size_t ca
 
 /* A string jansson accepts: bytes that are not valid UTF-8 become '?'. */
 json_t *vg_http_json_str(const char *s, size_t n);
+
+/* A POST body being received (http_write.c): plain or gzip, within a limit
+ * of decoded bytes. start, take each piece, end once (0: r->body is complete
+ * and NUL-terminated; else an HTTP status and why), free always. */
+typedef struct vg_http_body {
+    z_stream z;
+    int gz;        /* 1 while z is initialised */
+    int gz_end;    /* the gzip stream ended (a later member may follow) */
+    int too_big;
+    char bad[200]; /* why the body is unusable (bad gzip) */
+} vg_http_body_t;
+int vg_http_body_start(vg_http_body_t *b, int gzip);
+void vg_http_body_take(vg_http_req_t *r, vg_http_body_t *b, const char *p, size_t n,
+                       uint64_t limit);
+unsigned vg_http_body_end(vg_http_req_t *r, vg_http_body_t *b, uint64_t limit, char *why,
+                          size_t cap);
+void vg_http_body_free(vg_http_body_t *b);
+
+/* The partial-write reply of /write: each rejected line quoted from body. */
+struct vg_write_result;
+json_t *vg_http_write_partial(const char *body, size_t len, const struct vg_write_result *res);
 
 /* The handlers (http_write.c, http_read.c). */
 enum MHD_Result vg_http_write(vg_http_req_t *r, int v2);

@@ -14,6 +14,140 @@
 
 #include "http_int.h"
 
+/* ------------------------------------------------------------- bodies
+ * A POST body as it arrives (http.c hands over each piece): copied, or
+ * inflated from gzip, never past `limit` decoded bytes, so that a gzip bomb
+ * costs no more than the limit. No libmicrohttpd here: fuzz/fuzz_http_write.c
+ * drives this very code with hostile bodies. */
+
+int vg_http_body_start(vg_http_body_t *b, int gzip)
+{
+    memset(b, 0, sizeof *b);
+    if (!gzip)
+        return 0;
+    if (inflateInit2(&b->z, 16 + MAX_WBITS) != Z_OK)
+        return -1;
+    b->gz = 1;
+    return 0;
+}
+
+void vg_http_body_free(vg_http_body_t *b)
+{
+    if (b->gz)
+        inflateEnd(&b->z);
+    b->gz = 0;
+}
+
+static int body_grow(vg_http_req_t *r, size_t need, uint64_t limit)
+{
+    if (need <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    if (cap > limit + 1)
+        cap = (size_t)limit + 1;
+    if (cap < need)
+        return -1;
+    char *nb = vg_realloc(r->body, cap);
+    if (!nb)
+        return -1;
+    r->body = nb;
+    r->cap = cap;
+    return 0;
+}
+
+static void body_drop(vg_http_req_t *r)
+{
+    vg_free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+}
+
+static void take_plain(vg_http_req_t *r, vg_http_body_t *b, const char *p, size_t n,
+                       uint64_t limit)
+{
+    if (r->len + n > limit || body_grow(r, r->len + n, limit) != 0) {
+        b->too_big = 1;
+        body_drop(r);
+        return;
+    }
+    memcpy(r->body + r->len, p, n);
+    r->len += n;
+}
+
+static void take_gzip(vg_http_req_t *r, vg_http_body_t *b, const char *p, size_t n,
+                      uint64_t limit)
+{
+    b->z.next_in = (Bytef *)(uintptr_t)p;
+    b->z.avail_in = (uInt)n;
+    while (b->z.avail_in > 0) {
+        if (b->gz_end) { /* another gzip member follows (gzip a b > c) */
+            inflateReset(&b->z);
+            b->gz_end = 0;
+        }
+        if (r->len == r->cap && body_grow(r, r->len + 1, limit) != 0) {
+            b->too_big = 1;
+            body_drop(r);
+            return;
+        }
+        b->z.next_out = (Bytef *)r->body + r->len;
+        b->z.avail_out = (uInt)(r->cap - r->len);
+        int zr = inflate(&b->z, Z_NO_FLUSH);
+        r->len = r->cap - b->z.avail_out;
+        if (zr == Z_STREAM_END) {
+            b->gz_end = 1;
+        } else if (zr != Z_OK && !(zr == Z_BUF_ERROR && b->z.avail_out == 0)) {
+            snprintf(b->bad, sizeof b->bad, "invalid gzip body: %s",
+                     b->z.msg ? b->z.msg : "inflate failed");
+            body_drop(r);
+            return;
+        }
+        if (r->len > limit) {
+            b->too_big = 1;
+            body_drop(r);
+            return;
+        }
+    }
+}
+
+void vg_http_body_take(vg_http_req_t *r, vg_http_body_t *b, const char *p, size_t n,
+                       uint64_t limit)
+{
+    if (b->too_big || b->bad[0])
+        return; /* drain: the answer is already known */
+    if (b->gz)
+        take_gzip(r, b, p, n, limit);
+    else
+        take_plain(r, b, p, n, limit);
+}
+
+unsigned vg_http_body_end(vg_http_req_t *r, vg_http_body_t *b, uint64_t limit, char *why,
+                          size_t cap)
+{
+    if (b->too_big) {
+        snprintf(why, cap, "request body is over the limit of %llu bytes after decompression "
+                           "(max-body)", (unsigned long long)limit);
+        return 413;
+    }
+    if (b->bad[0]) {
+        snprintf(why, cap, "%s", b->bad);
+        return 400;
+    }
+    if (b->gz && !b->gz_end) {
+        snprintf(why, cap, "invalid gzip body: truncated");
+        return 400;
+    }
+    if (body_grow(r, r->len + 1, r->len + 1) != 0) {
+        snprintf(why, cap, "out of memory");
+        return 500;
+    }
+    r->body[r->len] = '\0';
+    return 0;
+}
+
+/* ------------------------------------------------------------- /write */
+
 /* The reply quotes at most this much of a rejected line. */
 #define ORIGINAL_LINE_MAX 4096
 
@@ -55,10 +189,10 @@ static int line_find(line_cursor_t *c, uint64_t want, const char **p, size_t *n)
     return 0;
 }
 
-static json_t *partial_body(const vg_http_req_t *r, const vg_write_result_t *res)
+json_t *vg_http_write_partial(const char *body, size_t len, const vg_write_result_t *res)
 {
     json_t *data = json_array();
-    line_cursor_t cur = {r->body, r->len, 0, 1};
+    line_cursor_t cur = {body ? body : "", body ? len : 0, 0, 1};
     for (size_t i = 0; data && i < res->nerrors; i++) {
         const vg_line_error_t *e = &res->errors[i];
         const char *p = "";
@@ -124,7 +258,7 @@ enum MHD_Result vg_http_write(vg_http_req_t *r, int v2)
             vg_log_limited(0x4858, "warn", "http write: %llu lines rejected, first at line %llu: %s",
                            (unsigned long long)res.rejected,
                            (unsigned long long)res.errors[0].lineno, res.errors[0].reason);
-        mr = vg_http_reply_json(r, 400, partial_body(r, &res));
+        mr = vg_http_reply_json(r, 400, vg_http_write_partial(r->body, r->len, &res));
     } else {
         mr = vg_http_reply(r, 204, NULL, NULL, 0);
     }
