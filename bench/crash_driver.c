@@ -8,6 +8,14 @@
  *   err c k        a row the server answered ERR for (it must never appear)
  * With --reject R, every row with k % R == R - 1 is sent malformed (a field
  * without a value), so that rejected rows can be checked to stay absent.
+ * With --http HOST:PORT each batch is a POST /write instead (204: acked; 400:
+ * the rows its per-line errors name are logged err, the others acked).
+ * With --aux HOST:PORT a side thread POSTs a row `aux,k=<i%4> v=<i>i <ts>`
+ * every --aux-every ms [100], ts --aux-age seconds [3595] before the start,
+ * in one second: these rows are not checked (another table); they exist so
+ * that, with a small --seal-rows, a partition of small segments gets
+ * compacted and (with --retention 1h --partition 1s) dropped by retention
+ * within seconds, so the crash points of compaction and retention are hit.
  *
  * Invariants:
  * - One batch in flight per connection, so "acked" lines are in send order and
@@ -53,6 +61,10 @@ typedef struct {
     double seconds;
     int log_fd;
     int64_t t0;
+    const char *http_host, *http_port; /* --http: batches over POST /write */
+    const char *aux_host, *aux_port;   /* --aux: the side writer's server */
+    int aux_every_ms;
+    int aux_age_s;
 } options_t;
 
 typedef struct {
@@ -69,6 +81,7 @@ static options_t g_opt;
 static conn_t g_conns[MAX_CONNS];
 static char g_send[MAX_CONNS][MAX_BATCH * ROW_MAX];
 static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int g_stop; /* the main connections ended: the aux thread stops */
 
 static int64_t now_ns(clockid_t clk)
 {
@@ -119,11 +132,11 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int dial(const options_t *o)
+static int dial(const char *host, const char *port)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *res = NULL;
-    if (getaddrinfo(o->host, o->port, &hints, &res) != 0 || res == NULL)
+    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
         return -1;
     int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
     if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
@@ -210,10 +223,105 @@ static size_t format_batch(conn_t *c, int64_t k0)
     return len;
 }
 
+/*
+ * One HTTP/1.1 request on a fresh connection (Connection: close); the answer
+ * (status line, headers, body) lands in ans, NUL-terminated. Returns the
+ * status, or -1 when the server went away before answering in full.
+ */
+static int http_post(const char *host, const char *port, const char *token, const char *body,
+                     size_t len, char *ans, size_t cap)
+{
+    int fd = dial(host, port);
+    if (fd < 0)
+        return -1;
+    char head[512];
+    int hl = snprintf(head, sizeof head,
+                      "POST /write?precision=ns HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n"
+                      "%s%s%sConnection: close\r\n\r\n",
+                      host, len, token ? "Authorization: Bearer " : "", token ? token : "",
+                      token ? "\r\n" : "");
+    size_t got = 0;
+    int ok = send_all(fd, head, (size_t)hl) == 0 && send_all(fd, body, len) == 0;
+    while (ok && got + 1 < cap) {
+        ssize_t r = recv(fd, ans + got, cap - 1 - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            ok = 0;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    ans[got] = '\0';
+    int status = 0;
+    /* the body must be complete: the headers' end seen, then EOF */
+    if (!ok || strstr(ans, "\r\n\r\n") == NULL || sscanf(ans, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    return status;
+}
+
+/* HTTP mode: POST the batch; log the rows a 400 names as err. Returns 1
+ * when answered (204, or 400 for a partial write), 0 otherwise. */
+static int http_batch(conn_t *c, size_t len, int64_t k0)
+{
+    static __thread char ans[65536];
+    const options_t *o = c->opt;
+    int st = http_post(o->http_host, o->http_port, o->token, g_send[c->id], len, ans, sizeof ans);
+    if (st == 204)
+        return 1;
+    if (st != 400) {
+        if (st > 0)
+            fprintf(stderr, "crash-driver: conn %d: HTTP %d\n", c->id, st);
+        return 0;
+    }
+    int listed = 0;
+    for (const char *p = ans; (p = strstr(p, "\"line_number\"")) != NULL; p++) {
+        long long n = 0;
+        if (sscanf(p, "\"line_number\": %lld", &n) == 1 && n >= 1 && n <= o->batch) {
+            log_line("err", c->id, k0 + n - 1, -1);
+            listed++;
+        }
+    }
+    if (listed == 0 || strstr(ans, "more rejected lines") != NULL) {
+        fprintf(stderr, "crash-driver: conn %d: a 400 whose rejected lines are not all listed\n", c->id);
+        return 0; /* not what this driver sends: stop rather than log a guess */
+    }
+    return 1;
+}
+
+/* The side writer of --aux: a row every aux_every_ms until the main connections end. */
+static void *aux_main(void *arg)
+{
+    const options_t *o = arg;
+    int64_t ts0 = (o->t0 / 1000000000 - o->aux_age_s) * 1000000000;
+    char body[160], ans[4096];
+    for (int64_t i = 0; !__atomic_load_n(&g_stop, __ATOMIC_RELAXED); i++) {
+        int n = snprintf(body, sizeof body, "aux,k=%d v=%" PRId64 "i %" PRId64 "\n", (int)(i % 4), i,
+                         ts0 + i);
+        (void)http_post(o->aux_host, o->aux_port, o->token, body, (size_t)n, ans, sizeof ans);
+        struct timespec d = {o->aux_every_ms / 1000, (long)(o->aux_every_ms % 1000) * 1000000L};
+        nanosleep(&d, NULL);
+    }
+    return NULL;
+}
+
 static void *conn_main(void *arg)
 {
     conn_t *c = arg;
     const options_t *o = c->opt;
+    if (o->http_host != NULL) {
+        int64_t deadline = now_ns(CLOCK_MONOTONIC) + (int64_t)(o->seconds * 1e9);
+        for (int64_t k0 = 0; now_ns(CLOCK_MONOTONIC) < deadline; k0 += o->batch) {
+            size_t len = format_batch(c, k0);
+            if (log_line("sent", c->id, k0, k0 + o->batch - 1) != 0 || !http_batch(c, len, k0))
+                break;
+            if (log_line("acked", c->id, k0 + o->batch - 1, -1) != 0)
+                break;
+            c->batches_acked++;
+        }
+        return NULL;
+    }
     char pro[300];
     int plen = 0;
     if (o->token != NULL) {
@@ -243,35 +351,40 @@ static void *conn_main(void *arg)
     return NULL;
 }
 
-static int split_target(char *t, options_t *o)
+static int split_target(char *t, const char **host, const char **port)
 {
     char *colon = strrchr(t, ':');
     if (colon == NULL || colon == t || colon[1] == '\0')
         return -1;
     *colon = '\0';
-    o->host = t;
-    o->port = colon + 1;
+    *host = t;
+    *port = colon + 1;
     return 0;
 }
 
 static void usage(FILE *f)
 {
-    fputs("usage: vigil-crash-driver --target HOST:PORT --connections C --log FILE\n"
+    fputs("usage: vigil-crash-driver --target HOST:PORT | --http HOST:PORT --connections C --log FILE\n"
           "                          [--batch N] [--seconds S] [--token T] [--reject R]\n"
+          "                          [--aux HOST:PORT [--aux-every MS] [--aux-age S]]\n"
           "Sends batches of rows `crash,conn=<c> seq=<k>i,h=<hash>i <ts>` on C acknowledged\n"
           "line-protocol connections until the server goes away or S seconds [30] pass;\n"
           "logs `sent c k0 k1`, `acked c k1` and `err c k` to FILE, each line fsynced.\n"
           "N rows per batch [100, at most 2000]; C at most 64.\n"
-          "--reject R sends every R-th row (k % R == R - 1) malformed [0: none].\n",
+          "--reject R sends every R-th row (k % R == R - 1) malformed [0: none].\n"
+          "--http sends each batch as POST /write (204 or a partial 400 answers it).\n"
+          "--aux POSTs a row of table aux every MS [100] ms, S [3595] s old (not logged).\n",
           f);
 }
 
 static int parse_args(int argc, char **argv, options_t *o, const char **log_path)
 {
-    static char target[256];
+    static char target[256], http[256], aux[256];
     o->conns = 3;
     o->batch = 100;
     o->seconds = 30;
+    o->aux_every_ms = 100;
+    o->aux_age_s = 3595;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {
@@ -283,8 +396,20 @@ static int parse_args(int argc, char **argv, options_t *o, const char **log_path
         const char *v = argv[++i];
         if (strcmp(a, "--target") == 0) {
             snprintf(target, sizeof target, "%s", v);
-            if (split_target(target, o) != 0)
+            if (split_target(target, &o->host, &o->port) != 0)
                 return -1;
+        } else if (strcmp(a, "--http") == 0) {
+            snprintf(http, sizeof http, "%s", v);
+            if (split_target(http, &o->http_host, &o->http_port) != 0)
+                return -1;
+        } else if (strcmp(a, "--aux") == 0) {
+            snprintf(aux, sizeof aux, "%s", v);
+            if (split_target(aux, &o->aux_host, &o->aux_port) != 0)
+                return -1;
+        } else if (strcmp(a, "--aux-every") == 0) {
+            o->aux_every_ms = atoi(v);
+        } else if (strcmp(a, "--aux-age") == 0) {
+            o->aux_age_s = atoi(v);
         } else if (strcmp(a, "--connections") == 0) {
             o->conns = atoi(v);
         } else if (strcmp(a, "--batch") == 0) {
@@ -303,7 +428,7 @@ static int parse_args(int argc, char **argv, options_t *o, const char **log_path
             return -1;
         }
     }
-    if (o->host == NULL || *log_path == NULL || o->conns < 1 || o->conns > MAX_CONNS || o->batch < 1 ||
+    if ((o->host == NULL && o->http_host == NULL) || *log_path == NULL || o->aux_every_ms < 1 || o->conns < 1 || o->conns > MAX_CONNS || o->batch < 1 ||
         o->batch > MAX_BATCH || o->seconds <= 0 || o->reject < 0)
         return -1;
     return 0;
@@ -326,9 +451,8 @@ int main(int argc, char **argv)
     pthread_t th[MAX_CONNS];
     int started = 0;
     for (int i = 0; i < g_opt.conns; i++) {
-        g_conns[i] = (conn_t){.id = i, .opt = &g_opt};
-        g_conns[i].fd = dial(&g_opt);
-        if (g_conns[i].fd < 0) {
+        g_conns[i] = (conn_t){.id = i, .opt = &g_opt, .fd = -1};
+        if (g_opt.http_host == NULL && (g_conns[i].fd = dial(g_opt.host, g_opt.port)) < 0) {
             fprintf(stderr, "crash-driver: cannot connect to %s:%s: %s\n", g_opt.host, g_opt.port, strerror(errno));
             break;
         }
@@ -338,12 +462,18 @@ int main(int argc, char **argv)
         }
         started++;
     }
+    pthread_t aux_th;
+    int aux = g_opt.aux_host != NULL && started > 0 && pthread_create(&aux_th, NULL, aux_main, &g_opt) == 0;
     int64_t acked = 0;
     for (int i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
-        close(g_conns[i].fd);
+        if (g_conns[i].fd >= 0)
+            close(g_conns[i].fd);
         acked += g_conns[i].batches_acked;
     }
+    __atomic_store_n(&g_stop, 1, __ATOMIC_RELAXED);
+    if (aux)
+        pthread_join(aux_th, NULL);
     close(g_opt.log_fd);
     printf("crash-driver: %d connections, %" PRId64 " batches acknowledged\n", started, acked);
     return started == g_opt.conns ? 0 : 1;

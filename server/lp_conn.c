@@ -170,6 +170,7 @@ void vg__lp_conn_on_send(vg_lpsrv_t *l, lp_conn *c, int res)
             return;
         }
         c->wlen = 0;
+        vg_db_crash_point(l->s->db, "ack.sent"); /* every answer byte (OK n) is in the kernel */
         conn_flush(l, c);
     }
     vg__lp_conn_maybe_free(l, c);
