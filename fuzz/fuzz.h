@@ -54,7 +54,9 @@ static inline void vg_fuzz_rm_tree(const char *dir, int self)
         while ((e = readdir(d)) != NULL) {
             if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                 continue;
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            int n = snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (n < 0 || (size_t)n >= sizeof p)
+                continue; /* cannot be named: our own tree never nests that deep */
             struct stat st;
             if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
                 vg_fuzz_rm_tree(p, 1);
