@@ -393,12 +393,7 @@ static void run_tcp(bconn_t *c)
 
 /* ---- HTTP ---- */
 
-typedef struct body {
-    char *p;
-    size_t n, cap;
-} body_t;
-
-static size_t on_body(char *d, size_t sz, size_t nm, void *ud)
+size_t bench_on_body(char *d, size_t sz, size_t nm, void *ud)
 {
     body_t *b = ud;
     size_t n = sz * nm;
@@ -485,7 +480,7 @@ static void run_http(bconn_t *c)
     curl_easy_setopt(h, CURLOPT_URL, c->url);
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);

@@ -95,6 +95,14 @@ int bench_wait_visible(const char *url, const char *token, uint64_t want, int64_
 /* The count in one answer of those shapes: 0, or -1 when it has none. */
 int bench_count_in_json(const char *text, double *n);
 
+/* An HTTP answer kept whole (NUL-terminated); ownership: p is freed with vg_free. */
+typedef struct body {
+    char *p;
+    size_t n, cap;
+} body_t;
+/* curl's write callback appending to a body_t (ud); 0 (an error) when out of memory. */
+size_t bench_on_body(char *d, size_t sz, size_t nm, void *ud);
+
 /* qsort comparator for doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
 

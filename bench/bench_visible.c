@@ -20,29 +20,6 @@
 #include "bench_load.h"
 #include "vigil/vg_alloc.h"
 
-typedef struct vbody {
-    char *p;
-    size_t len, cap;
-} vbody_t;
-
-static size_t keep_body(char *d, size_t sz, size_t nm, void *ud)
-{
-    vbody_t *b = ud;
-    size_t n = sz * nm;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *q = vg_realloc(b->p, cap);
-        if (!q)
-            return 0; /* curl reports a write error */
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return n;
-}
-
 /* A JSON number, or a string holding one (Prometheus quotes its values). */
 static int num_of(const json_t *v, double *out)
 {
@@ -119,7 +96,7 @@ int bench_wait_visible(const char *url, const char *token, uint64_t want, int64_
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hdr = NULL;
-    vbody_t b = {0};
+    body_t b = {0};
     int rc = -1;
     if (!h)
         return -1;
@@ -130,14 +107,16 @@ int bench_wait_visible(const char *url, const char *token, uint64_t want, int64_
     }
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, bench_on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     int64_t deadline = bench_mono_ns() + timeout_ns;
     *seen = 0;
     snprintf(err, errcap, "timed out");
     for (;;) {
-        b.len = 0;
+        b.n = 0;
+        if (b.p)
+            b.p[0] = '\0'; /* an empty answer is not the last one */
         CURLcode cr = curl_easy_perform(h);
         long status = 0;
         int64_t now = bench_mono_ns();
