@@ -1,6 +1,6 @@
 /*
- * io.c: the I/O layer's front (io.h): backend choice, errno mapping, the
- * fd -> path table, and the test hooks (faults, crash points, op log).
+ * io.c: the I/O layer's front (io.h): backend choice, errno mapping and
+ * the fd -> path table. The test hooks' controls are in io_fault.c.
  *
  * The backends (io_uring.c, io_posix.c) return raw -errno results; this file
  * alone turns them into VG_ENOSPC (ENOSPC, EDQUOT) or VG_EIO, with
@@ -29,44 +29,6 @@
 #include "io_int.h"
 #include "vigil/vg_alloc.h"
 
-#ifdef VG_TESTING
-struct fault {
-    unsigned long countdown; /* fail the countdown-th op from now; 0: off */
-    int sticky;
-    int firing; /* a sticky fault that triggered: fail every op */
-    int errno_val;
-};
-
-/* Everything the test hooks change, behind mu (the op log behind log_mu). */
-struct testing {
-    pthread_mutex_t mu;
-    struct fault fault[VG_IO_OP__COUNT];
-    unsigned long count[VG_IO_OP__COUNT];
-    unsigned long short_countdown;
-    char crash_point[96];
-    unsigned long crash_countdown; /* 0: disarmed */
-    pthread_mutex_t log_mu;
-    vg_io_log_op_fn log;
-    void *log_ctx;
-    /* power loss (io_power.c); pw is set at create or by vg_io_power_track,
-     * before any thread but the creator's uses the layer */
-    struct vg_pw *pw;
-    int pw_mode; /* VIGIL_POWER_LOSS: applied when a crash point fires; 0: none */
-    uint64_t pw_seed;
-};
-#endif
-
-struct vg_io {
-    const struct vg_io_ops *ops;
-    void *state; /* the backend's */
-    pthread_mutex_t fd_mu;
-    char **fd_path; /* fd_path[fd]: the path fd was opened with, or NULL */
-    size_t fd_cap;
-#ifdef VG_TESTING
-    struct testing t;
-#endif
-};
-
 void *vg__io_state(vg_io_t *io)
 {
     return io->state;
@@ -80,8 +42,8 @@ void vg__io_set_state(vg_io_t *io, void *state)
 /* ---- errors ---- */
 
 /* Map -errno (neg) to VG_ENOSPC / VG_EIO and describe it: "<what>: <strerror>". */
-__attribute__((format(printf, 3, 4))) static int io_fail(vg_error_t *err, int neg,
-                                                         const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int io_fail(vg_error_t *err, int neg, const char *fmt,
+                                                         ...)
 {
     int e = -neg;
     int code = (e == ENOSPC || e == EDQUOT) ? VG_ENOSPC : VG_EIO;
@@ -168,8 +130,8 @@ static void op_log_fd(vg_io_t *io, vg_io_op_t op, int fd, long result)
     pthread_mutex_unlock(&io->t.log_mu);
 }
 #define OP_LOG(io, op, path, fd, res) op_log((io), (op), (path), (fd), (res))
-#define OP_LOG_FD(io, op, fd, res) op_log_fd((io), (op), (fd), (res))
-#define FAULT(io, op) vg__io_fault_take((io), (op), NULL)
+#define OP_LOG_FD(io, op, fd, res)    op_log_fd((io), (op), (fd), (res))
+#define FAULT(io, op)                 vg__io_fault_take((io), (op), NULL)
 
 /* The power-loss tracker, locked, or NULL when not tracking. */
 static struct vg_pw *pw_enter(vg_io_t *io)
@@ -180,7 +142,7 @@ static struct vg_pw *pw_enter(vg_io_t *io)
     return pw;
 }
 #define PW_LEAVE(pw) ((pw) ? vg__pw_unlock(pw) : (void)0)
-#define PW_DEAD(pw) vg__pw_dead(pw)
+#define PW_DEAD(pw)  vg__pw_dead(pw)
 #define PW(pw, call) ((pw) ? (void)(call) : (void)0)
 /* An fsync boundary: the crash point io.fsync, then an armed power cut. */
 static struct vg_pw *pw_boundary(vg_io_t *io, int *cut)
@@ -192,8 +154,8 @@ static struct vg_pw *pw_boundary(vg_io_t *io, int *cut)
 }
 #else
 #define OP_LOG(io, op, path, fd, res) ((void)0)
-#define OP_LOG_FD(io, op, fd, res) ((void)0)
-#define FAULT(io, op) 0
+#define OP_LOG_FD(io, op, fd, res)    ((void)0)
+#define FAULT(io, op)                 0
 struct vg_pw;
 static inline struct vg_pw *pw_enter(vg_io_t *io)
 {
@@ -206,9 +168,9 @@ static inline struct vg_pw *pw_boundary(vg_io_t *io, int *cut)
     *cut = 0;
     return NULL;
 }
-#define PW_LEAVE(pw) ((void)(pw))
-#define PW_DEAD(pw) 0
-#define PW(pw, call) ((void)(pw))
+#define PW_LEAVE(pw)                  ((void)(pw))
+#define PW_DEAD(pw)                   0
+#define PW(pw, call)                  ((void)(pw))
 #endif
 
 /* ---- create / destroy ---- */
@@ -231,8 +193,7 @@ static int pick_kind(vg_io_kind_t asked, vg_io_kind_t *kind, vg_error_t *err)
     return 0;
 }
 
-static int start_backend(vg_io_t *io, const vg_io_opts_t *o, vg_io_kind_t kind,
-                         vg_error_t *err)
+static int start_backend(vg_io_t *io, const vg_io_opts_t *o, vg_io_kind_t kind, vg_error_t *err)
 {
     if (kind != VG_IO_POSIX) {
         const char *why = "io_uring setup";
@@ -245,8 +206,8 @@ static int start_backend(vg_io_t *io, const vg_io_opts_t *o, vg_io_kind_t kind,
             return io_fail(err, rc, "io_uring unavailable (%s)", why);
         if (o->log) {
             char msg[256];
-            snprintf(msg, sizeof msg, "io_uring unavailable (%s: %s): using pwrite/fdatasync",
-                     why, strerror(-rc));
+            snprintf(msg, sizeof msg, "io_uring unavailable (%s: %s): using pwrite/fdatasync", why,
+                     strerror(-rc));
             o->log(o->log_ctx, "warn", msg);
         }
     }
@@ -257,54 +218,6 @@ static int start_backend(vg_io_t *io, const vg_io_opts_t *o, vg_io_kind_t kind,
     io->ops = &vg__io_posix_ops;
     return 0;
 }
-
-#ifdef VG_TESTING
-/* VIGIL_CRASH_AT=<point>:<n> (n defaults to 1). */
-static int crash_from_env(vg_io_t *io, vg_error_t *err)
-{
-    const char *env = getenv("VIGIL_CRASH_AT");
-    if (!env || !*env)
-        return 0;
-    char name[sizeof io->t.crash_point];
-    unsigned long n = 1;
-    const char *colon = strrchr(env, ':');
-    size_t len = colon ? (size_t)(colon - env) : strlen(env);
-    if (colon) {
-        char *end;
-        errno = 0;
-        n = strtoul(colon + 1, &end, 10);
-        if (errno || end == colon + 1 || *end || n == 0)
-            len = 0;
-    }
-    if (len == 0 || len >= sizeof name)
-        return vg_error_set(err, VG_EINVAL, "VIGIL_CRASH_AT=%s: expected <point>:<n>, n >= 1",
-                            env);
-    memcpy(name, env, len);
-    name[len] = '\0';
-    vg_io_crash_arm(io, name, n);
-    return 0;
-}
-
-/* VIGIL_POWER_LOSS=drop|tear (and VIGIL_POWER_LOSS_SEED=<n>): track from the start. */
-static int power_from_env(vg_io_t *io, vg_error_t *err)
-{
-    const char *env = getenv("VIGIL_POWER_LOSS");
-    if (!env || !*env)
-        return 0;
-    if (strcmp(env, "drop") == 0)
-        io->t.pw_mode = VG_IO_POWER_DROP;
-    else if (strcmp(env, "tear") == 0)
-        io->t.pw_mode = VG_IO_POWER_TEAR;
-    else
-        return vg_error_set(err, VG_EINVAL, "VIGIL_POWER_LOSS=%s: expected drop or tear", env);
-    const char *seed = getenv("VIGIL_POWER_LOSS_SEED");
-    io->t.pw_seed = seed && *seed ? strtoull(seed, NULL, 10) : (uint64_t)getpid();
-    io->t.pw = vg__pw_new();
-    if (!io->t.pw)
-        return vg_error_set(err, VG_ENOMEM, "allocating the power-loss tracker");
-    return 0;
-}
-#endif
 
 int vg_io_create(const vg_io_opts_t *o, vg_io_t **out, vg_error_t *err)
 {
@@ -320,11 +233,7 @@ int vg_io_create(const vg_io_opts_t *o, vg_io_t **out, vg_error_t *err)
         return vg_error_set(err, VG_ENOMEM, "allocating the I/O layer");
     pthread_mutex_init(&io->fd_mu, NULL);
 #ifdef VG_TESTING
-    pthread_mutex_init(&io->t.mu, NULL);
-    pthread_mutex_init(&io->t.log_mu, NULL);
-    rc = crash_from_env(io, err);
-    if (rc == 0)
-        rc = power_from_env(io, err);
+    rc = vg__io_testing_init(io, err);
 #endif
     if (rc == 0)
         rc = start_backend(io, o, kind, err);
@@ -347,9 +256,7 @@ void vg_io_destroy(vg_io_t *io)
     vg_free(io->fd_path);
     pthread_mutex_destroy(&io->fd_mu);
 #ifdef VG_TESTING
-    pthread_mutex_destroy(&io->t.mu);
-    pthread_mutex_destroy(&io->t.log_mu);
-    vg__pw_free(io->t.pw);
+    vg__io_testing_fini(io);
 #endif
     vg_free(io);
 }
@@ -417,14 +324,13 @@ int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg
     OP_LOG_FD(io, VG_IO_OP_WRITE, fd, rc < 0 ? rc : (long)len);
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
-        return io_fail(err, rc, "write of %s at offset %lld",
-                       fd_label(io, fd, where, sizeof where), (long long)off);
+        return io_fail(err, rc, "write of %s at offset %lld", fd_label(io, fd, where, sizeof where),
+                       (long long)off);
     }
     return 0;
 }
 
-int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
-                     vg_error_t *err)
+int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg_error_t *err)
 {
     return vg_io_write_sync_step(io, fd, buf, len, off, NULL, err);
 }
@@ -479,8 +385,7 @@ int vg_io_fsync(vg_io_t *io, int fd, int datasync, vg_error_t *err)
     return 0;
 }
 
-int vg_io_pread(vg_io_t *io, int fd, void *buf, size_t len, off_t off, size_t *got,
-                vg_error_t *err)
+int vg_io_pread(vg_io_t *io, int fd, void *buf, size_t len, off_t off, size_t *got, vg_error_t *err)
 {
     size_t n = 0;
     int rc = io->ops->pread(io, fd, buf, len, off, &n);
@@ -488,8 +393,8 @@ int vg_io_pread(vg_io_t *io, int fd, void *buf, size_t len, off_t off, size_t *g
     *got = n;
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
-        return io_fail(err, rc, "read of %s at offset %lld",
-                       fd_label(io, fd, where, sizeof where), (long long)(off + (off_t)n));
+        return io_fail(err, rc, "read of %s at offset %lld", fd_label(io, fd, where, sizeof where),
+                       (long long)(off + (off_t)n));
     }
     return 0;
 }
@@ -530,8 +435,8 @@ int vg_io_fallocate(vg_io_t *io, int fd, off_t off, off_t len, vg_error_t *err)
     OP_LOG_FD(io, VG_IO_OP_FALLOCATE, fd, rc);
     if (rc < 0) {
         char where[VG_ERROR_MSG_MAX];
-        return io_fail(err, rc, "fallocate of %lld bytes at offset %lld of %s",
-                       (long long)len, (long long)off, fd_label(io, fd, where, sizeof where));
+        return io_fail(err, rc, "fallocate of %lld bytes at offset %lld of %s", (long long)len,
+                       (long long)off, fd_label(io, fd, where, sizeof where));
     }
     return 0;
 }
@@ -585,8 +490,8 @@ int vg_io_fsync_dir(vg_io_t *io, const char *dir, vg_error_t *err)
 {
     int cut;
     struct vg_pw *pw = pw_boundary(io, &cut);
-    int fd = cut ? -EIO
-                 : io->ops->open(io, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, VG_IO_OP_NONE);
+    int fd =
+        cut ? -EIO : io->ops->open(io, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, VG_IO_OP_NONE);
     if (fd < 0) {
         PW_LEAVE(pw);
         OP_LOG(io, VG_IO_OP_FSYNC_DIR, dir, -1, fd);
@@ -662,149 +567,7 @@ void vg_io_unmap(vg_io_t *io, vg_io_map_t *m)
     m->len = 0;
 }
 
-/* ---- test hooks ---- */
-
-#ifdef VG_TESTING
-const char *vg_io_op_name(vg_io_op_t op)
-{
-    static const char *const names[VG_IO_OP__COUNT] = {
-        [VG_IO_OP_OPEN] = "open",          [VG_IO_OP_WRITE] = "write",
-        [VG_IO_OP_FSYNC] = "fsync",        [VG_IO_OP_READ] = "read",
-        [VG_IO_OP_RENAME] = "rename",      [VG_IO_OP_UNLINK] = "unlink",
-        [VG_IO_OP_TRUNCATE] = "truncate",  [VG_IO_OP_FSYNC_DIR] = "fsync_dir",
-        [VG_IO_OP_MKDIR] = "mkdir",        [VG_IO_OP_MAP] = "map",
-        [VG_IO_OP_FALLOCATE] = "fallocate",
-    };
-    return (unsigned)op < VG_IO_OP__COUNT ? names[op] : "?";
-}
-
-int vg__io_fault_take(vg_io_t *io, vg_io_op_t op, int *go_short)
-{
-    if (go_short)
-        *go_short = 0;
-    if ((unsigned)op >= VG_IO_OP__COUNT)
-        return 0;
-    int e = 0;
-    pthread_mutex_lock(&io->t.mu);
-    io->t.count[op]++;
-    struct fault *f = &io->t.fault[op];
-    if (f->firing) {
-        e = f->errno_val;
-    } else if (f->countdown > 0 && --f->countdown == 0) {
-        e = f->errno_val;
-        f->firing = f->sticky;
-    }
-    if (op == VG_IO_OP_WRITE && io->t.short_countdown > 0 && --io->t.short_countdown == 0 &&
-        go_short)
-        *go_short = 1;
-    pthread_mutex_unlock(&io->t.mu);
-    return e;
-}
-
-void vg_io_fault_fail(vg_io_t *io, vg_io_op_t op, unsigned long n, int sticky, int errno_val)
-{
-    if ((unsigned)op >= VG_IO_OP__COUNT)
-        return;
-    pthread_mutex_lock(&io->t.mu);
-    io->t.fault[op] = (struct fault){
-        .countdown = n, .sticky = n ? sticky : 0, .firing = 0, .errno_val = errno_val};
-    pthread_mutex_unlock(&io->t.mu);
-}
-
-void vg_io_fault_short_write(vg_io_t *io, unsigned long n)
-{
-    pthread_mutex_lock(&io->t.mu);
-    io->t.short_countdown = n;
-    pthread_mutex_unlock(&io->t.mu);
-}
-
-void vg_io_crash_arm(vg_io_t *io, const char *point, unsigned long n)
-{
-    pthread_mutex_lock(&io->t.mu);
-    snprintf(io->t.crash_point, sizeof io->t.crash_point, "%s", point ? point : "");
-    io->t.crash_countdown = point ? n : 0;
-    pthread_mutex_unlock(&io->t.mu);
-}
-
-void vg_io_crash_point(vg_io_t *io, const char *point)
-{
-    if (!io)
-        return;
-    pthread_mutex_lock(&io->t.mu);
-    int hit = io->t.crash_countdown > 0 && strcmp(io->t.crash_point, point) == 0 &&
-              --io->t.crash_countdown == 0;
-    pthread_mutex_unlock(&io->t.mu);
-    if (!hit)
-        return;
-    if (io->t.pw && io->t.pw_mode) {
-        /* the lock is never released: no thread changes the files again */
-        vg__pw_lock(io->t.pw);
-        vg__pw_apply(io->t.pw, io->t.pw_mode, io->t.pw_seed);
-    }
-    _exit(VG_CRASH_EXIT); /* as abrupt as a kill: no atexit, no stdio flush */
-}
-
-unsigned long vg_io_op_count(vg_io_t *io, vg_io_op_t op)
-{
-    if ((unsigned)op >= VG_IO_OP__COUNT)
-        return 0;
-    pthread_mutex_lock(&io->t.mu);
-    unsigned long n = io->t.count[op];
-    pthread_mutex_unlock(&io->t.mu);
-    return n;
-}
-
-void vg_io_set_op_log(vg_io_t *io, vg_io_log_op_fn fn, void *ctx)
-{
-    pthread_mutex_lock(&io->t.log_mu);
-    io->t.log = fn;
-    io->t.log_ctx = ctx;
-    pthread_mutex_unlock(&io->t.log_mu);
-}
-
-/* Only while no other thread uses io (io.h): pw is read without a lock. */
-void vg_io_power_track(vg_io_t *io, int on)
-{
-    if (on && !io->t.pw)
-        io->t.pw = vg__pw_new();
-    else if (!on) {
-        vg__pw_free(io->t.pw);
-        io->t.pw = NULL;
-    }
-}
-
-int vg_io_power_loss(vg_io_t *io, int mode, uint64_t seed)
-{
-    struct vg_pw *pw = io->t.pw;
-    if (!pw || (mode != VG_IO_POWER_DROP && mode != VG_IO_POWER_TEAR))
-        return VG_EINVAL;
-    vg__pw_lock(pw);
-    unsigned long n = vg__pw_apply(pw, mode, seed);
-    vg__pw_unlock(pw);
-    return n > INT32_MAX ? INT32_MAX : (int)n;
-}
-
-void vg_io_power_loss_at(vg_io_t *io, unsigned long k, int mode, uint64_t seed)
-{
-    struct vg_pw *pw = io->t.pw;
-    if (!pw)
-        return;
-    vg__pw_lock(pw);
-    vg__pw_arm(pw, k, mode, seed);
-    vg__pw_unlock(pw);
-}
-
-unsigned long vg_io_power_boundaries(vg_io_t *io)
-{
-    struct vg_pw *pw = io->t.pw;
-    if (!pw)
-        return 0;
-    vg__pw_lock(pw);
-    unsigned long n = vg__pw_boundaries(pw);
-    vg__pw_unlock(pw);
-    return n;
-}
-#else
+#ifndef VG_TESTING
 void vg_io_crash_point(vg_io_t *io, const char *point)
 {
     (void)io;

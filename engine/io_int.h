@@ -1,5 +1,6 @@
 /*
- * io_int.h: what io.c shares with its two backends (io_posix.c, io_uring.c).
+ * io_int.h: what io.c shares with its two backends (io_posix.c, io_uring.c)
+ * and with the fault-injection controls (io_fault.c): struct vg_io itself.
  *
  * A backend is a table of primitives that return raw kernel results: a
  * non-negative value on success, -errno on failure. They never touch a
@@ -13,6 +14,7 @@
 #ifndef VG_ENGINE_IO_INT_H
 #define VG_ENGINE_IO_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,11 +57,55 @@ struct vg_io_ops {
 extern const struct vg_io_ops vg__io_posix_ops;
 extern const struct vg_io_ops vg__io_uring_ops;
 
+#ifdef VG_TESTING
+/* The test hooks' state (io_fault.c). */
+struct vg_io_fault {
+    unsigned long countdown; /* fail the countdown-th op from now; 0: off */
+    int sticky;
+    int firing; /* a sticky fault that triggered: fail every op */
+    int errno_val;
+};
+
+/* Everything the test hooks change, behind mu (the op log behind log_mu). */
+struct vg_io_testing {
+    pthread_mutex_t mu;
+    struct vg_io_fault fault[VG_IO_OP__COUNT];
+    unsigned long count[VG_IO_OP__COUNT];
+    unsigned long short_countdown;
+    char crash_point[96];
+    unsigned long crash_countdown; /* 0: disarmed */
+    pthread_mutex_t log_mu;
+    vg_io_log_op_fn log;
+    void *log_ctx;
+    /* power loss (io_power.c); pw is set at create or by vg_io_power_track,
+     * before any thread but the creator's uses the layer */
+    struct vg_pw *pw;
+    int pw_mode; /* VIGIL_POWER_LOSS: applied when a crash point fires; 0: none */
+    uint64_t pw_seed;
+};
+#endif
+
+struct vg_io {
+    const struct vg_io_ops *ops;
+    void *state; /* the backend's */
+    pthread_mutex_t fd_mu;
+    char **fd_path; /* fd_path[fd]: the path fd was opened with, or NULL */
+    size_t fd_cap;
+#ifdef VG_TESTING
+    struct vg_io_testing t;
+#endif
+};
+
 /* The backend's private state, owned by the backend (set in init, freed in fini). */
 void *vg__io_state(vg_io_t *io);
 void vg__io_set_state(vg_io_t *io, void *state);
 
 #ifdef VG_TESTING
+/* Set up and free io->t (io_fault.c): the mutexes, then VIGIL_CRASH_AT and
+ * VIGIL_POWER_LOSS from the environment. */
+int vg__io_testing_init(vg_io_t *io, vg_error_t *err);
+void vg__io_testing_fini(vg_io_t *io);
+
 /*
  * Called once per operation of kind op a backend runs (each write and read
  * syscall or SQE, each fsync that really ran). Counts it and returns the
