@@ -15,16 +15,8 @@
 #   bounded and the descriptor count returns near its start once the abusive
 #   clients are gone; SIGTERM then exits 0.
 set -uo pipefail
-VIGILD=${VIGILD:-"$(dirname "$VIGIL")/vigild"}
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-abuse.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
-pass=0 fail=0
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/lib.sh"
+e2e_init abuse
 
 [ -x "$VIGILD" ] || { echo "no vigild at $VIGILD" >&2; echo "0 passed, 1 failed"; exit 1; }
 
@@ -399,20 +391,12 @@ count() { # table -> its row count, read from the folder
 }
 
 suite() { # MODE names the run; VIGIL_LP_POLL in the environment picks the poll(2) loop
-  "$VIGILD" --data "$T/db$MODE" --http 127.0.0.1:0 --lp 127.0.0.1:0 --max-conns $MAXCONNS \
-    --idle-timeout ${IDLE}s --http-timeout ${IDLE}s --max-body $MAXBODY 2> "$T/vigild$MODE.log" &
-  PID=$!
-  LP= HP=
-  for _ in $(seq 150); do
-    LP=$(sed -n 's/.*info lp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild$MODE.log" | head -n 1)
-    HP=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild$MODE.log" | head -n 1)
-    [ -n "$LP" ] && [ -n "$HP" ] && break
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$LP" ] || [ -z "$HP" ]; then
-    echo "vigild did not start:" >&2; cat "$T/vigild$MODE.log" >&2; fail=$((fail + 1)); return
+  if ! vigild_start "$T/db$MODE" "$T/vigild$MODE.log" --max-conns $MAXCONNS \
+    --idle-timeout ${IDLE}s --http-timeout ${IDLE}s --max-body $MAXBODY; then
+    bad "[$MODE] vigild did not start"
+    return
   fi
+  LP=$LPORT HP=$HPORT
   python3 "$T/abuse.py" "$LP" "$HP" "$PID" "$IDLE" "$MAXCONNS" "$MAXBODY" > "$T/abuse$MODE.out" 2> "$T/abuse$MODE.err"
   prc=$?
   sed "s/^/[$MODE] /" "$T/abuse$MODE.out"
@@ -421,11 +405,7 @@ suite() { # MODE names the run; VIGIL_LP_POLL in the environment picks the poll(
   pass=$((pass + $(grep -c '^PASS ' "$T/abuse$MODE.out")))
   nf=$(grep -c '^FAIL ' "$T/abuse$MODE.out")
   fail=$((fail + nf))
-  kill -TERM "$PID"
-  wait "$PID"
-  rc=$?
-  PID=
-  check "[$MODE] vigild exits 0 on SIGTERM" test "$rc" = 0
+  check "[$MODE] vigild exits 0 on SIGTERM" vigild_stop
   # what the well-behaved clients were acknowledged for is all there
   check "[$MODE] the 10000 acknowledged rows are stored" test "$(count good_lp)" = 10000
   check "[$MODE] the 1000 HTTP rows are stored" test "$(count good_http)" = 1000
@@ -435,5 +415,4 @@ suite() { # MODE names the run; VIGIL_LP_POLL in the environment picks the poll(
 MODE=uring suite
 MODE=poll VIGIL_LP_POLL=1 suite
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_done

@@ -17,7 +17,7 @@
 #   - reload (POST /-/reload and SIGHUP): a broken runbook is refused with
 #     file:line:column and the old rules keep running; a good one is taken.
 set -uo pipefail
-VIGILD="${VIGILD:-$(dirname "$VIGIL")/vigild}"
+. "$(dirname "$0")/lib.sh"
 SRC="${VG_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 PY=/usr/bin/python3
 HOOK="$SRC/tests/e2e/hook_receiver.py"
@@ -25,34 +25,15 @@ if [ ! -x "$VIGILD" ] || [ ! -x "$PY" ]; then
     echo "0 passed, 0 failed (skipped: vigild or /usr/bin/python3 missing)"
     exit 0
 fi
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-alerting.XXXXXX" 2>/dev/null || mktemp -d)
+e2e_init alerting
 export T
 SECRET=e2e-secret
-PID='' WPID=''
+WPID=''
 declare -A RPORT RPID
-cleanup() {
-    [ -n "$WPID" ] && kill "$WPID" 2>/dev/null
-    [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-    for p in "${RPID[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    [ -n "${VG_KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-check() { # check NAME COMMAND...: run the command, count its outcome
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
-# wait_for SECONDS COMMAND...: retry quietly until it holds; the last try speaks
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" 2> /dev/null && return 0
-        sleep 0.2
-    done
-    "$@"
+on_exit() {
+    [ -n "$WPID" ] && kill "$WPID" 2> /dev/null
+    for p in "${RPID[@]}"; do kill "$p" 2> /dev/null; done
+    wait 2> /dev/null
 }
 
 # py CODE: Python over the receivers' logs and the API (helpers in lib.py)
@@ -133,19 +114,7 @@ stop_receiver() {
 
 # start LOGNAME: vigild on free ports over $T/db with the test's runbooks
 start() {
-    local log="$T/$1.log"
-    # in $T: a relative path gone wrong must not litter the source tree
-    (cd "$T" && exec "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 \
-        --config "$T/vigild.yaml" --runbooks "$T/rb" 2> "$log") &
-    PID=$!
-    local port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && grep -q ' ready' "$log" && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "vigild did not start:" >&2; cat "$log" >&2; exit 1; }
-    URL="http://127.0.0.1:$port"
+    E2E_CWD=$T vigild_start "$T/db" "$T/$1.log" --config "$T/vigild.yaml" --runbooks "$T/rb" || exit 1
     echo "$URL" > "$T/url"
 }
 write() { # write LINES: line protocol to vigild, 204 expected
@@ -467,9 +436,5 @@ check new_rule_evaluates wait_for 5 py '
 r = rules()["NewY"]; assert r["health"] == "ok" and r["lastEvaluation"] > "2000", r
 assert [a for a in alerts("NewY") if a["state"] in ("pending", "firing")]'
 
-kill -TERM "$PID"
-wait "$PID"
-check clean_stop test $? = 0
-PID=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check clean_stop vigild_stop
+e2e_done

@@ -7,7 +7,7 @@
 # Alertmanager routes to a hook_receiver too, so the whole chain vigild ->
 # Alertmanager -> webhook is seen working, resolution included.
 set -uo pipefail
-VIGILD="${VIGILD:-$(dirname "$VIGIL")/vigild}"
+. "$(dirname "$0")/lib.sh"
 SRC="${VG_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 PY=/usr/bin/python3
 AM=$(command -v prometheus-alertmanager || command -v alertmanager || true)
@@ -19,32 +19,13 @@ if [ ! -x "$VIGILD" ] || [ ! -x "$PY" ]; then
     echo "0 passed, 0 failed (skipped: vigild or /usr/bin/python3 missing)"
     exit 0
 fi
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-alertmanager.XXXXXX" 2>/dev/null || mktemp -d)
+e2e_init alertmanager
 export T
-PID='' AMPID='' HPID=''
-cleanup() {
-    [ -n "$PID" ] && kill -9 "$PID" 2> /dev/null
+AMPID='' HPID=''
+on_exit() {
     [ -n "$AMPID" ] && kill "$AMPID" 2> /dev/null
     [ -n "$HPID" ] && kill "$HPID" 2> /dev/null
     wait 2> /dev/null
-    [ -n "${VG_KEEP:-}" ] || rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-check() { # check NAME COMMAND...: run the command, count its outcome
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
-# wait_for SECONDS COMMAND...: retry quietly until it holds; the last try speaks
-wait_for() {
-    local end=$((SECONDS + $1))
-    shift
-    while [ $SECONDS -lt $end ]; do
-        "$@" 2> /dev/null && return 0
-        sleep 0.2
-    done
-    "$@"
 }
 cat > "$T/lib.py" << 'EOF'
 import json, os, time, urllib.request, datetime
@@ -113,17 +94,8 @@ receivers:
     url: http://127.0.0.1:$AMPORT
     timeout: 5s
 EOF
-(cd "$T" && exec "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 \
-    --config "$T/vigild.yaml" --runbooks "$SRC/tests/e2e/runbooks/alertmanager.yaml" 2> "$T/vigild.log") &
-PID=$!
-port=
-for _ in $(seq 100); do
-    port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-    [ -n "$port" ] && grep -q ' ready' "$T/vigild.log" && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "vigild did not start:" >&2; cat "$T/vigild.log" >&2; exit 1; }
-URL="http://127.0.0.1:$port"
+E2E_CWD=$T vigild_start "$T/db" "$T/vigild.log" --config "$T/vigild.yaml" \
+    --runbooks "$SRC/tests/e2e/runbooks/alertmanager.yaml" || exit 1
 echo "$URL" > "$T/vigild_url"
 
 ns=$(date +%s%N)
@@ -162,9 +134,5 @@ a = r[0]["alerts"][0]
 assert a["labels"]["alertname"] == "AmX" and a["status"] == "resolved", a
 assert 0 < ts(a["endsAt"]) - ts(a["startsAt"]) < 30, (a["startsAt"], a["endsAt"])'
 
-kill -TERM "$PID"
-wait "$PID"
-check vigild_stops test $? = 0
-PID=
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check vigild_stops vigild_stop
+e2e_done

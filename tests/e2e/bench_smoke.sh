@@ -6,35 +6,15 @@
 # JSON report parses, the server's CPU and RSS figures appear with --pid, a
 # wrong token is an error, and --until-queryable reads all three answer shapes.
 set -uo pipefail
-VIGILD=${VIGILD:-"$(dirname "$VIGIL")/vigild"}
+. "$(dirname "$0")/lib.sh"
+e2e_init bench
 BENCH=${VIGIL_BENCH:-"$(dirname "$VIGIL")/../bench/vigil-bench"}
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-bench.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
-pass=0 fail=0
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
 for b in "$VIGILD" "$BENCH"; do
   [ -x "$b" ] || { echo "no binary at $b" >&2; echo "0 passed, 1 failed"; exit 1; }
 done
 
-start() { # extra flags...
-  HPORT= LPORT=
-  "$VIGILD" --data "$T/${DB:-db}" --http 127.0.0.1:0 --lp 127.0.0.1:0 "$@" 2> "$T/vigild.log" &
-  PID=$!
-  for _ in $(seq 100); do
-    HPORT=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-    LPORT=$(sed -n 's/.*info lp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-    [ -n "$HPORT" ] && [ -n "$LPORT" ] && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "vigild did not start:" >&2; cat "$T/vigild.log" >&2; exit 1
-}
-stop() { kill -TERM "$PID"; wait "$PID"; local rc=$?; PID=; return $rc; }
+start() { vigild_start "$T/${DB:-db}" "$T/vigild.log" "$@" || exit 1; } # extra flags...
+stop() { vigild_stop; }
 field() { # json-file key -> value
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], ""))' "$1" "$2"
 }
@@ -135,5 +115,4 @@ check "... saying so" grep -q 'no count in the answer' "$T/other.err"
 kill "$STUB"
 check "vigild stops cleanly (stub)" stop
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done

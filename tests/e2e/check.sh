@@ -4,22 +4,11 @@
 # line, checks against a data folder's schema (and a vigild's, when built),
 # receivers from a vigild config, and the printed decision tree.
 set -uo pipefail
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-check.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
+e2e_init check
 unset VIGIL_URL VIGIL_TOKEN
 F="${VG_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/runbooks"
 cd "$F" || exit 1
-pass=0 fail=0
-check() { # check NAME COMMAND...: run the command, count its outcome
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
 # run ARGS...: vigil with stdout in $T/out, stderr in $T/err, exit code in RC
 run() {
     "$VIGIL" "$@" > "$T/out" 2> "$T/err"
@@ -108,29 +97,16 @@ check "missing file: exit 1" rc_is 1
 check "missing file: no place" has "no/such/file.yaml: cannot read" err
 
 # against a running vigild's schema (GET /api/v1/schema)
-VIGILD="${VIGILD:-$(dirname "$VIGIL")/vigild}"
 if [ -x "$VIGILD" ]; then
-    "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 2> "$T/vigild.log" &
-    PID=$!
-    port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    if [ -n "$port" ]; then
-        run check --connect "http://127.0.0.1:$port" bad/schema.yaml
+    if E2E_CWD=$T vigild_start "$T/db" "$T/vigild.log"; then
+        run check --connect "$URL" bad/schema.yaml
         check "remote schema: field" has "bad/schema.yaml:5:22: unknown field 'latncy_s'" err
-        run check --connect "http://127.0.0.1:$port" good
+        run check --connect "$URL" good
         check "remote schema: good passes" rc_is 0
+        check "vigild stops" vigild_stop
     else
-        fail=$((fail + 1))
-        echo "FAIL: vigild did not start" >&2
-        cat "$T/vigild.log" >&2
+        bad "vigild did not start"
     fi
-    kill -TERM "$PID" 2>/dev/null
-    wait "$PID" 2>/dev/null
-    PID=
 fi
 run check --connect http://127.0.0.1:1 good
 check "no server: exit 1" rc_is 1
@@ -154,5 +130,4 @@ check "show nothing: exit 2" rc_is 2
 run runbook frob
 check "unknown subcommand: exit 2" rc_is 2
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_done

@@ -11,52 +11,23 @@
 # Needs root and a loop device: otherwise prints "skipped: <reason>" and
 # passes (reported as skipped).
 set -uo pipefail
-: "${VIGIL:?set VIGIL to the vigil binary}"
-VIGILD="${VIGILD:-$(dirname "$VIGIL")/vigild}"
+. "$(dirname "$0")/lib.sh"
 skip() { echo "skipped: $*"; echo "0 passed, 0 failed (skipped)"; exit 0; }
 [ -x "$VIGILD" ] || skip "vigild not built"
 [ "$(id -u)" = 0 ] || skip "not root (a loop mount needs it)"
 for t in truncate mkfs.ext4 mount umount curl; do
     command -v "$t" > /dev/null || skip "$t not installed"
 done
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-enospc.XXXXXX" 2>/dev/null || mktemp -d)
+e2e_init enospc
 MNT="$T/mnt"
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
-    rm -rf "$T"
-}
-trap cleanup EXIT
+on_exit() { mountpoint -q "$MNT" 2> /dev/null && umount "$MNT"; }
 mkdir -p "$MNT"
 truncate -s 64M "$T/img" || skip "truncate failed"
 mkfs.ext4 -q -F "$T/img" > "$T/mkfs.log" 2>&1 || skip "mkfs.ext4 failed: $(head -1 "$T/mkfs.log")"
 mount -o loop "$T/img" "$MNT" 2> "$T/mount.log" || skip "mount -o loop failed: $(head -1 "$T/mount.log")"
 
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-start() {
-    : > "$T/vigild.log"
-    "$VIGILD" --data "$MNT/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 2>> "$T/vigild.log" &
-    PID=$!
-    local port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "vigild did not start:" >&2; cat "$T/vigild.log" >&2; exit 1; }
-    URL="http://127.0.0.1:$port"
-}
-stop() {
-    kill -TERM "$PID"
-    wait "$PID"
-    local rc=$?
-    PID=
-    return $rc
-}
+start() { vigild_start "$MNT/db" "$T/vigild.log" || exit 1; }
+stop() { vigild_stop; }
 
 now=$(date +%s)
 pad=$(head -c 2000 /dev/zero | tr '\0' 'x')
@@ -122,5 +93,4 @@ for x in $(seq 0 $((b - 1))); do
 done
 ok
 echo "RELIABILITY suite=enospc_ext4 iterations=$b faults=$rejected failures=$fail"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done

@@ -4,48 +4,21 @@
 # queries, the InfluxDB compatibility endpoints, health, metrics, export,
 # and tokens (missing, wrong, right; /ping and /health stay open).
 set -uo pipefail
-VIGILD="$(dirname "$VIGIL")/vigild"
+. "$(dirname "$0")/lib.sh"
 if [ ! -x "$VIGILD" ]; then
     echo "vigild not built: skipped"
     echo "0 passed, 0 failed"
     exit 0
 fi
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-http.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    rm -rf "$T"
-}
-trap cleanup EXIT
-pass=0 fail=0
-check() { # check NAME COMMAND...: run the command, count its outcome
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
+e2e_init http
 
-# start NAME ARGS...: start vigild on free ports, set PID and URL
+# start NAME ARGS...: vigild over $T/db on free ports, log in $T/NAME.log (sets PID, URL)
 start() {
     local log="$T/$1.log"
     shift
-    "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 "$@" 2> "$log" &
-    PID=$!
-    local port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "vigild did not start:" >&2; cat "$log" >&2; exit 1; }
-    URL="http://127.0.0.1:$port"
+    vigild_start "$T/db" "$log" "$@" || exit 1
 }
-stop() {
-    kill -TERM "$PID"
-    wait "$PID"
-    local rc=$?
-    PID=
-    return $rc
-}
+stop() { vigild_stop; }
 
 # status CODE ARGS...: curl ARGS, compare the HTTP status, body in $T/body
 status() {
@@ -172,5 +145,4 @@ check restart_count test "$(curl -s -H 'Authorization: Token secret' --get "$URL
     tail -n 1 | tr -d '\r')" = 100
 check stop_b stop
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done

@@ -4,16 +4,8 @@
 # a line over the limit answered and closed; the token on the first line.
 # All of it twice: on the io_uring loop and on the poll(2) fallback.
 set -uo pipefail
-VIGILD=${VIGILD:-"$(dirname "$VIGIL")/vigild"}
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-lptcp.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() { [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$T"; }
-trap cleanup EXIT
-pass=0 fail=0
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/lib.sh"
+e2e_init lptcp
 
 # send PORT FILE: write FILE, half-close, print what the server answers until it closes.
 cat > "$T/send.py" <<'EOF'
@@ -37,18 +29,10 @@ sys.stdout.write(out.decode())
 EOF
 
 start() { # extra flags...
-  PORT=
-  "$VIGILD" --data "$T/db$MODE" --http 127.0.0.1:0 --lp 127.0.0.1:0 "$@" 2> "$T/vigild.log" &
-  PID=$!
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*info lp listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/vigild.log" | head -n 1)
-    [ -n "$PORT" ] && return 0
-    kill -0 "$PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "vigild did not start:" >&2; cat "$T/vigild.log" >&2; exit 1
+  vigild_start "$T/db$MODE" "$T/vigild.log" "$@" || exit 1
+  PORT=$LPORT
 }
-stop() { kill -TERM "$PID"; wait "$PID"; local rc=$?; PID=; return $rc; }
+stop() { vigild_stop; }
 send() { python3 "$T/send.py" "$PORT" "$1"; }
 count() { # table -> its row count, read from the folder
   "$VIGIL" query "$T/db$MODE" --format csv "SELECT count() FROM $1" | tail -n 1 | tr -d '\r'
@@ -108,5 +92,4 @@ suite() {
 # the io_uring loop, then the poll(2) fallback the listener uses without it
 MODE=uring suite
 VIGIL_LP_POLL=1 MODE=poll suite
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+e2e_done

@@ -4,26 +4,14 @@
 # same folder (vigild stopped first), errors included; VIGIL_URL stands for
 # --connect; with a token on the server, VIGIL_TOKEN is needed and enough.
 set -uo pipefail
-VIGILD="$(dirname "$VIGIL")/vigild"
+. "$(dirname "$0")/lib.sh"
 if [ ! -x "$VIGILD" ]; then
     echo "vigild not built: skipped"
     echo "0 passed, 0 failed"
     exit 0
 fi
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-remote.XXXXXX" 2>/dev/null || mktemp -d)
-PID=
-cleanup() {
-    [ -n "$PID" ] && kill -TERM "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$T" # KEEP=1: leave the folder to look at
-}
-trap cleanup EXIT
+e2e_init remote
 unset VIGIL_URL VIGIL_TOKEN
-pass=0 fail=0
-check() { # check NAME COMMAND...: run the command, count its outcome
-    local name=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $name" >&2; fi
-}
 # emb ARGS...: the embedded vigil, stderr merged, without its info log lines
 emb() {
     "$VIGIL" "$@" 2>&1 | grep -v '^vigil: info: '
@@ -35,28 +23,13 @@ same() { # same A B: files equal, else show how they differ
     cmp -s "$1" "$2" || { echo "differ: $1 $2" >&2; diff "$1" "$2" | head -n 10 >&2; return 1; }
 }
 
-# start NAME ARGS...: start vigild on free ports, set PID and URL
+# start NAME ARGS...: vigild over $T/db on free ports, log in $T/NAME.log (sets PID, URL)
 start() {
     local log="$T/$1.log"
     shift
-    "$VIGILD" --data "$T/db" --http 127.0.0.1:0 --lp 127.0.0.1:0 "$@" 2> "$log" &
-    PID=$!
-    local port=
-    for _ in $(seq 100); do
-        port=$(sed -n 's/.*info http listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && break
-        sleep 0.1
-    done
-    [ -n "$port" ] || { echo "vigild did not start:" >&2; cat "$log" >&2; exit 1; }
-    URL="http://127.0.0.1:$port"
+    vigild_start "$T/db" "$log" "$@" || exit 1
 }
-stop() {
-    kill -TERM "$PID"
-    wait "$PID"
-    local rc=$?
-    PID=
-    return $rc
-}
+stop() { vigild_stop; }
 
 AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 QUERIES=(
@@ -161,5 +134,4 @@ VIGIL_TOKEN=s3cret "$VIGIL" query --connect "$URL" --format csv --at "$AT" "${QU
 check "with VIGIL_TOKEN: works" same "$T/q0.tok" "$T/q0.csv.e"
 check "vigild stops cleanly again" stop
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+e2e_done
