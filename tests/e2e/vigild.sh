@@ -15,6 +15,14 @@ if "$VIGILD" 2> "$T/e"; then exit 1; fi
 grep -q -- '--data DIR is required' "$T/e" && ok
 if "$VIGILD" --data "$T/db" --bogus 1 2> "$T/e"; then exit 1; fi
 grep -q "unknown option '--bogus'" "$T/e" && ok
+# a bad database option names the flag and the value (in a config file too)
+if "$VIGILD" --data "$T/db" --seal-age 0 2> "$T/e"; then exit 1; fi
+grep -q "bad value '0' for --seal-age" "$T/e" && ok
+if "$VIGILD" --data "$T/db" --seal-rows many 2> "$T/e"; then exit 1; fi
+grep -q "bad value 'many' for --seal-rows" "$T/e" && ok
+printf 'seal_age: soon\n' > "$T/c0.yaml"
+if "$VIGILD" --data "$T/db" --config "$T/c0.yaml" 2> "$T/e"; then exit 1; fi
+grep -q "c0.yaml: line 1, column 11: bad value for 'seal_age'" "$T/e" && ok
 # listening beyond loopback needs a token
 if "$VIGILD" --data "$T/db" --http 0.0.0.0:0 --lp 127.0.0.1:0 2> "$T/e"; then exit 1; fi
 grep -q 'refusing to listen beyond loopback' "$T/e" && ok
@@ -43,4 +51,4 @@ grep -q 'SIGTERM: stopping' "$T/log" && grep -q ' stopped' "$T/log" && ok
 # every log line: time, level, message
 awk '!/^[0-9-]+T[0-9:.]+Z (debug|info|warn|error) /{bad=1} END {exit bad}' "$T/log" && ok
 echo "$pass passed, 0 failed"
-[ "$pass" = 13 ]
+[ "$pass" = 16 ]
