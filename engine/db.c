@@ -131,11 +131,9 @@ static int make_dirs(vg_db_t *db, vg_error_t *err)
     }
     if (db->read_only)
         return VG_OK;
-    int rc = vg_io_mkdir(db->io, db->wal_dir, err);
+    int rc = vg_io_mkdir(db->io, db->wal_dir, err); /* each made durable by vg_io_mkdir */
     if (rc == VG_OK)
         rc = vg_io_mkdir(db->io, db->seg_dir, err);
-    if (rc == VG_OK)
-        rc = vg_io_fsync_dir(db->io, db->dir, err);
     return rc;
 }
 

@@ -477,13 +477,26 @@ int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err)
 {
     struct vg_pw *pw = pw_enter(io);
     int rc = PW_DEAD(pw) ? -EIO : io->ops->mkdir(io, path, 0755);
+    if (rc == 0)
+        PW(pw, vg__pw_mkdir(pw, path));
     PW_LEAVE(pw);
+    OP_LOG(io, VG_IO_OP_MKDIR, path, -1, rc == -EEXIST ? 0 : rc);
     if (rc == -EEXIST)
-        rc = 0;
-    OP_LOG(io, VG_IO_OP_MKDIR, path, -1, rc);
+        return 0;
     if (rc < 0)
         return io_fail(err, rc, "mkdir of %s", path);
-    return 0;
+    return vg_io_fsync_parent(io, path, err);
+}
+
+int vg_io_fsync_parent(vg_io_t *io, const char *path, vg_error_t *err)
+{
+    char parent[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(parent, sizeof parent, ".");
+    else
+        snprintf(parent, sizeof parent, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return vg_io_fsync_dir(io, parent, err);
 }
 
 int vg_io_fsync_dir(vg_io_t *io, const char *dir, vg_error_t *err)

@@ -70,8 +70,7 @@ int vg_io_close(vg_io_t *io, int fd);
 /* Write all len bytes at off, completing short writes. */
 int vg_io_pwrite(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg_error_t *err);
 /* Write all len bytes at off, then fdatasync, ordered after the write. */
-int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
-                     vg_error_t *err);
+int vg_io_write_sync(vg_io_t *io, int fd, const void *buf, size_t len, off_t off, vg_error_t *err);
 /* The same; on failure *failed_op (may be NULL) is set to 1
  * when the fsync failed, 0 when the write did (a full disk is final only after an fsync). */
 int vg_io_write_sync_step(vg_io_t *io, int fd, const void *buf, size_t len, off_t off,
@@ -86,9 +85,14 @@ int vg_io_ftruncate(vg_io_t *io, int fd, off_t len, vg_error_t *err);
 int vg_io_fallocate(vg_io_t *io, int fd, off_t off, off_t len, vg_error_t *err);
 int vg_io_rename(vg_io_t *io, const char *from, const char *to, vg_error_t *err);
 int vg_io_unlink(vg_io_t *io, const char *path, vg_error_t *err);
-int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err); /* EEXIST is fine */
+/* Create a folder (one that exists is fine); a folder it creates is made
+ * durable at once by an fsync of its parent, so that a power loss cannot take
+ * it, and all that is later made durable inside it, away. */
+int vg_io_mkdir(vg_io_t *io, const char *path, vg_error_t *err);
 /* fsync a directory so that creates, renames and unlinks in it are durable. */
 int vg_io_fsync_dir(vg_io_t *io, const char *dir, vg_error_t *err);
+/* fsync the folder that holds path ("." for a bare name). */
+int vg_io_fsync_parent(vg_io_t *io, const char *path, vg_error_t *err);
 
 /*
  * Call fn(ctx, name) for every entry of dir whose name ends with suffix

@@ -133,6 +133,8 @@ void vg__pw_created(struct vg_pw *pw, const char *path, int fd);
 void vg__pw_before_rename(struct vg_pw *pw, const char *from, const char *to);
 void vg__pw_before_unlink(struct vg_pw *pw, const char *path);
 void vg__pw_dir_synced(struct vg_pw *pw, const char *dir);
+/* After a mkdir that created path (its parent not yet fsynced). */
+void vg__pw_mkdir(struct vg_pw *pw, const char *path);
 unsigned long vg__pw_apply(struct vg_pw *pw, int mode, uint64_t seed);
 /* Count an fsync boundary; 1 when the armed power cut happened at it. */
 int vg__pw_boundary(struct vg_pw *pw);

@@ -6,26 +6,27 @@
  *  - a write or ftruncate of a file is kept (with the bytes it overwrites,
  *    its "pre-image", and the size before it) until an fsync of that file
  *    succeeds;
- *  - a create, rename or unlink is kept until an fsync of its directory (both
- *    directories for a rename) succeeds; an unlinked or replaced file stays
- *    reachable through an fd so that its contents can be put back.
+ *  - a create, mkdir, rename or unlink is kept until an fsync of its
+ *    directory (both directories for a rename) succeeds; an unlinked or
+ *    replaced file stays reachable through an fd so that its contents can be
+ *    put back.
  * vg__pw_apply() then makes the disk look as a power cut would have left it:
  *  - drop: every unsynced change is reverted, newest first (appended bytes
- *    cut, overwritten ranges restored, created files removed, renames undone,
- *    unlinked files recreated);
+ *    cut, overwritten ranges restored, created files removed, created folders
+ *    removed with all they hold, renames undone, unlinked files recreated);
  *  - tear: of each unsynced write a random prefix survives, cut at a 512-byte
  *    boundary of the file; the rest holds its old bytes or, past the old end
  *    of the file, is cut, zeros or garbage. Directory operations survive as a
  *    random prefix of their order (a journal replays in order).
  * Files are identified by device and inode, so renames do not lose them.
  * The tracker allocates with the C library directly: the failing-allocation
- * hook (vg_alloc.h) must not see it. Directory creation (mkdir) is not
- * tracked: the folders of a database exist before its first fsync boundary.
+ * hook (vg_alloc.h) must not see it.
  */
 #ifdef VG_TESTING
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -38,7 +39,7 @@
 #include "io_int.h"
 
 enum { OP_WRITE, OP_TRUNC };
-enum { D_CREATE, D_RENAME, D_UNLINK };
+enum { D_CREATE, D_MKDIR, D_RENAME, D_UNLINK };
 
 struct pw_op {
     int kind;
@@ -305,6 +306,22 @@ void vg__pw_created(struct vg_pw *pw, const char *path, int fd)
     d->covered[1] = 1;
 }
 
+void vg__pw_mkdir(struct vg_pw *pw, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return;
+    struct pw_dop *d = dop_push(pw);
+    if (!d)
+        return;
+    d->kind = D_MKDIR;
+    d->a = strdup(path);
+    d->dev = st.st_dev;
+    d->ino = st.st_ino;
+    parent_of(path, &d->pdev[0], &d->pino[0]);
+    d->covered[1] = 1;
+}
+
 /* Before a rename: remember the file and the one it replaces. */
 void vg__pw_before_rename(struct vg_pw *pw, const char *from, const char *to)
 {
@@ -443,12 +460,25 @@ static void recreate(const char *path, int src)
     close(fd);
 }
 
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
 static void revert_dop(const struct pw_dop *d)
 {
     switch (d->kind) {
     case D_CREATE:
         if (names(d->a, d->dev, d->ino))
             unlink(d->a);
+        break;
+    case D_MKDIR: /* the folder's name is lost, and with it all it holds */
+        if (names(d->a, d->dev, d->ino))
+            nftw(d->a, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         break;
     case D_RENAME:
         if (names(d->b, d->dev, d->ino)) {

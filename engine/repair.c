@@ -71,6 +71,8 @@ static int quarantine(repair_t *r, const char *path, const char *suffix, vg_erro
     int rc = vg_io_rename(r->io, path, to, err);
     if (rc == VG_OK)
         rc = vg_io_fsync_dir(r->io, r->qdir, err);
+    if (rc == VG_OK)
+        rc = vg_io_fsync_parent(r->io, path, err); /* the old name is gone for good */
     if (rc == VG_OK) {
         r->rep->files_quarantined++;
         say(r, "moved %s to %s", path, to);
@@ -183,8 +185,9 @@ static int cut_wal(repair_t *r, const char *file, uint64_t off, vg_error_t *err)
         return rc;
     r->wal_guess += (off < VG_WAL_FILE_HEADER ? 0 : 1) + recs;
     r->rep->rows_dropped += lines;
-    say(r, "WAL %s: damage at offset %" PRIu64 ": dropping the damaged record and %" PRIu64
-           " valid records after it (%" PRIu64 " rows)",
+    say(r,
+        "WAL %s: damage at offset %" PRIu64 ": dropping the damaged record and %" PRIu64
+        " valid records after it (%" PRIu64 " rows)",
         file, off, recs, lines);
     if (off < VG_WAL_FILE_HEADER)
         return quarantine(r, file, "", err);
@@ -241,8 +244,8 @@ static int fill_gap(repair_t *r, const vg_wal_replay_report_t *rep, vg_error_t *
     uint64_t n = rep->gap_last - rep->gap_first + 1;
     r->rep->wal_records_dropped += n;
     r->wal_guess = 0; /* the gap covers what the last cut dropped */
-    say(r, "WAL: %" PRIu64 " records (LSN %" PRIu64 " to %" PRIu64 ") are lost", n,
-        rep->gap_first, rep->gap_last);
+    say(r, "WAL: %" PRIu64 " records (LSN %" PRIu64 " to %" PRIu64 ") are lost", n, rep->gap_first,
+        rep->gap_last);
     return vg_wal_fill_gap(r->io, rep->gap_file, rep->gap_offset, rep->gap_first, rep->gap_last,
                            err);
 }
@@ -283,8 +286,9 @@ static int lock_dir(vg_io_t *io, const char *dir, int *fd, vg_error_t *err)
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(*fd, F_OFD_SETLK, &fl) != 0) {
         vg_io_close(io, *fd);
-        return vg_error_set(err, VG_ELOCKED, "database %s is in use by another process: stop it "
-                                             "before repairing",
+        return vg_error_set(err, VG_ELOCKED,
+                            "database %s is in use by another process: stop it "
+                            "before repairing",
                             dir);
     }
     return VG_OK;

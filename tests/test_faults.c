@@ -599,6 +599,38 @@ static void test_faults_power_layer_drops_and_tears_unsynced_writes(void **state
     }
 }
 
+/* A folder vg_io_mkdir creates survives a power loss, with the files made
+ * durable in it: the power layer takes a folder whose name was never synced
+ * away with all it holds, so this fails unless mkdir fsyncs the parent. */
+static void test_faults_power_layer_keeps_made_folders(void **state)
+{
+    (void)state;
+    for (int k = 0; k < nkinds(); k++) {
+        fu_run_t r = {.kind = kind_at(k)};
+        fu_fresh(&r, "faults_mkdir");
+        mkdir(r.dir, 0755);
+        vg_io_opts_t o = {.kind = r.kind == 1 ? VG_IO_URING : VG_IO_POSIX};
+        vg_io_t *io = NULL;
+        assert_int_equal(vg_io_create(&o, &io, NULL), VG_OK);
+        vg_io_power_track(io, 1);
+        char sub[600], f[700];
+        snprintf(sub, sizeof sub, "%s/sub", r.dir);
+        snprintf(f, sizeof f, "%s/f", sub);
+        assert_int_equal(vg_io_mkdir(io, sub, NULL), VG_OK);
+        int fd;
+        assert_int_equal(vg_io_open(io, f, O_CREAT | O_RDWR, 0644, &fd, NULL), VG_OK);
+        assert_int_equal(vg_io_write_sync(io, fd, "durable", 7, 0, NULL), VG_OK);
+        assert_int_equal(vg_io_fsync_dir(io, sub, NULL), VG_OK);
+        vg_io_power_loss(io, VG_IO_POWER_DROP, 1);
+        vg_io_close(io, fd);
+        vg_io_destroy(io);
+        struct stat st;
+        assert_int_equal(stat(f, &st), 0);
+        assert_int_equal(st.st_size, 7);
+        fu_rmrf(r.dir);
+    }
+}
+
 int main(void)
 {
     /* The sweeps here are deterministic and not sliced: the soak's slice
@@ -609,6 +641,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_faults_power_layer_drops_and_tears_unsynced_writes),
+        cmocka_unit_test(test_faults_power_layer_keeps_made_folders),
         cmocka_unit_test(test_faults_enospc),
         cmocka_unit_test(test_faults_eio),
         cmocka_unit_test(test_faults_uring_cqe),
