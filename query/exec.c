@@ -106,298 +106,6 @@ int exec_values(exec_t *ex, uint64_t n)
     return VG_OK;
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
-/* Grow an open-addressing table of index+1 entries to cap (a power of 2). */
-static int rehash(uint32_t **tab, size_t *cap, size_t n, char *const *keys, const size_t *lens32,
-                  const uint32_t *lens)
-{
-    size_t nc = *cap ? 2 * *cap : 64;
-    uint32_t *t = vg_calloc(nc, sizeof *t);
-    if (!t)
-        return VG_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = lens32 ? lens32[i] : lens[i];
-        size_t j = hash_bytes(keys[i], len) & (nc - 1);
-        while (t[j])
-            j = (j + 1) & (nc - 1);
-        t[j] = (uint32_t)i + 1;
-    }
-    vg_free(*tab);
-    *tab = t;
-    *cap = nc;
-    return VG_OK;
-}
-
-static int64_t intern_locked(exec_t *ex, const qv_t *v);
-
-/* Category ids are shared by every worker, so that counts merge by id. */
-int64_t exec_intern(exec_t *ex, const qv_t *v)
-{
-    exec_t *root = ex->root ? ex->root : ex;
-    pthread_mutex_lock(&root->cat_mu);
-    int64_t id = intern_locked(root, v);
-    pthread_mutex_unlock(&root->cat_mu);
-    return id;
-}
-
-static int64_t intern_locked(exec_t *ex, const qv_t *v)
-{
-    char buf[16];
-    const char *key = buf;
-    size_t len;
-    if (v->k == QV_S) {
-        key = v->s;
-        len = v->len;
-    } else {
-        double d = qv_num(v);
-        d = d == 0 ? 0 : d;
-        buf[0] = '\x01';
-        memcpy(buf + 1, &d, sizeof d);
-        len = 1 + sizeof d;
-        if (v->k == QV_B)
-            buf[0] = '\x02';
-    }
-    if (ex->cat_cap) {
-        size_t j = hash_bytes(key, len) & (ex->cat_cap - 1);
-        while (ex->cat_tab[j]) {
-            size_t id = ex->cat_tab[j] - 1;
-            if (ex->cat_lens[id] == len && memcmp(ex->cat_keys[id], key, len) == 0)
-                return (int64_t)id;
-            j = (j + 1) & (ex->cat_cap - 1);
-        }
-    }
-    if (ex->ncat == ex->ccat) {
-        size_t nc = ex->ccat ? 2 * ex->ccat : 64;
-        char **k = vg_realloc(ex->cat_keys, nc * sizeof *k);
-        if (k)
-            ex->cat_keys = k;
-        uint32_t *l = vg_realloc(ex->cat_lens, nc * sizeof *l);
-        if (l)
-            ex->cat_lens = l;
-        if (!k || !l)
-            return VG_ENOMEM;
-        ex->ccat = nc;
-    }
-    char *copy = vg_malloc(len + 1);
-    if (!copy)
-        return VG_ENOMEM;
-    memcpy(copy, key, len);
-    ex->cat_keys[ex->ncat] = copy;
-    ex->cat_lens[ex->ncat] = (uint32_t)len;
-    ex->ncat++;
-    if (2 * ex->ncat > ex->cat_cap &&
-        rehash(&ex->cat_tab, &ex->cat_cap, ex->ncat, ex->cat_keys, NULL, ex->cat_lens))
-        return VG_ENOMEM;
-    else if (2 * ex->ncat <= ex->cat_cap) {
-        size_t j = hash_bytes(key, len) & (ex->cat_cap - 1);
-        while (ex->cat_tab[j])
-            j = (j + 1) & (ex->cat_cap - 1);
-        ex->cat_tab[j] = (uint32_t)ex->ncat;
-    }
-    return (int64_t)ex->ncat - 1;
-}
-
-/* ------------------------------------------------------------- groups */
-
-typedef struct keybuf {
-    char *p;
-    size_t n, cap;
-} keybuf_t;
-
-static int kb_put(keybuf_t *k, const void *p, size_t n)
-{
-    if (k->n + n > k->cap) {
-        size_t nc = k->cap ? 2 * k->cap : 256;
-        while (nc < k->n + n)
-            nc *= 2;
-        char *q = vg_realloc(k->p, nc);
-        if (!q)
-            return VG_ENOMEM;
-        k->p = q;
-        k->cap = nc;
-    }
-    memcpy(k->p + k->n, p, n);
-    k->n += n;
-    return VG_OK;
-}
-
-static int key_value(keybuf_t *k, const char *s, size_t len)
-{
-    char tag = s ? 1 : 0;
-    uint32_t l = (uint32_t)len;
-    if (kb_put(k, &tag, 1) || (s && (kb_put(k, &l, 4) || kb_put(k, s, len))))
-        return VG_ENOMEM;
-    return VG_OK;
-}
-
-static int has_bucket(const exec_t *ex)
-{
-    for (int g = 0; g < ex->st->ngroups; g++)
-        if (ex->bucket_labels[g])
-            return 1;
-    return 0;
-}
-
-static int new_group(exec_t *ex, const char *key, size_t len, size_t *out)
-{
-    if (ex->opts.max_groups && ex->ngrp >= ex->opts.max_groups)
-        return vg_q_error_set(ex->err, VG_ELIMIT, 0, 0,
-                              "the query makes more than %" PRIu64 " groups (max_groups)",
-                              ex->opts.max_groups);
-    if (ex->ngrp == ex->cgrp) {
-        size_t nc = ex->cgrp ? 2 * ex->cgrp : 16;
-        group_t *p = vg_realloc(ex->grp, nc * sizeof *p);
-        if (!p)
-            return VG_ENOMEM;
-        ex->grp = p;
-        ex->cgrp = nc;
-    }
-    group_t *g = &ex->grp[ex->ngrp];
-    memset(g, 0, sizeof *g);
-    size_t nacc = (size_t)ex->npop * (ex->nbounds ? ex->nbounds - 1 : 0) * (size_t)ex->nspec;
-    g->key = vg_malloc(len + 1);
-    g->vals = vg_calloc((size_t)ex->st->ngroups + 1, sizeof *g->vals);
-    g->accs = nacc ? vg_malloc(nacc * sizeof *g->accs) : NULL;
-    if (!g->key || !g->vals || (nacc && !g->accs)) {
-        vg_free(g->key);
-        vg_free(g->vals);
-        vg_free(g->accs);
-        return vg_q_error_set(ex->err, VG_ENOMEM, 0, 0, "out of memory for a new group");
-    }
-    for (size_t i = 0; i < nacc; i++)
-        acc_init(&g->accs[i]);
-    memcpy(g->key, key, len);
-    g->keylen = len;
-    const char *p = g->key;
-    for (int i = 0; i < ex->st->ngroups; i++) {
-        if (*p++ == 0)
-            continue;
-        uint32_t l;
-        memcpy(&l, p, 4);
-        g->vals[i] = (qv_t){.k = QV_S, .s = p + 4, .len = l};
-        p += 4 + l;
-    }
-    *out = ex->ngrp++;
-    return VG_OK;
-}
-
-static int find_group(exec_t *ex, const char *key, size_t len, size_t *out)
-{
-    if (ex->gtab_cap) {
-        size_t j = hash_bytes(key, len) & (ex->gtab_cap - 1);
-        while (ex->gtab[j]) {
-            group_t *g = &ex->grp[ex->gtab[j] - 1];
-            if (g->keylen == len && memcmp(g->key, key, len) == 0) {
-                *out = ex->gtab[j] - 1;
-                return VG_OK;
-            }
-            j = (j + 1) & (ex->gtab_cap - 1);
-        }
-    }
-    int rc = new_group(ex, key, len, out);
-    if (rc)
-        return rc;
-    if (2 * ex->ngrp > ex->gtab_cap) {
-        size_t nc = ex->gtab_cap ? 2 * ex->gtab_cap : 64;
-        uint32_t *t = vg_calloc(nc, sizeof *t);
-        if (!t)
-            return VG_ENOMEM;
-        for (size_t i = 0; i < ex->ngrp; i++) {
-            size_t j = hash_bytes(ex->grp[i].key, ex->grp[i].keylen) & (nc - 1);
-            while (t[j])
-                j = (j + 1) & (nc - 1);
-            t[j] = (uint32_t)i + 1;
-        }
-        vg_free(ex->gtab);
-        ex->gtab = t;
-        ex->gtab_cap = nc;
-    } else {
-        size_t j = hash_bytes(key, len) & (ex->gtab_cap - 1);
-        while (ex->gtab[j])
-            j = (j + 1) & (ex->gtab_cap - 1);
-        ex->gtab[j] = (uint32_t)*out + 1;
-    }
-    return VG_OK;
-}
-
-/* The group of the row in c (creating it). */
-static int group_of(exec_t *ex, evctx_t *c, keybuf_t *kb, size_t *out)
-{
-    int bucket = has_bucket(ex);
-    if (!bucket && ex->series_group && ex->series_group[c->series] >= 0) {
-        *out = (size_t)ex->series_group[c->series];
-        return VG_OK;
-    }
-    kb->n = 0;
-    for (int g = 0; g < ex->st->ngroups; g++) {
-        int rc;
-        if (ex->bucket_labels[g]) {
-            qv_t v;
-            if ((rc = eval(c, ex->groups[g], &v)))
-                return rc;
-            double d = qv_num(&v);
-            const char *label = NULL;
-            if (!isnan(d)) {
-                int i = 0;
-                while (i < ex->bucket_nedges[g] && ex->bucket_edges[g][i] <= d)
-                    i++;
-                label = ex->bucket_labels[g][i];
-            }
-            rc = key_value(kb, label, label ? strlen(label) : 0);
-        } else {
-            const char *s = vg_scan_series_tag(ex->scan, c->series, (uint32_t)ex->groups[g]->idx);
-            rc = key_value(kb, s, s ? strlen(s) : 0);
-        }
-        if (rc)
-            return VG_ENOMEM;
-    }
-    int rc = find_group(ex, kb->p ? kb->p : "", kb->n, out);
-    if (!rc && !bucket && ex->series_group)
-        ex->series_group[c->series] = (int32_t)*out;
-    return rc;
-}
-
-/* ex's caches per series (group, WHEREs), empty; freed by free_groups. */
-static int series_caches(exec_t *ex)
-{
-    size_t ns = (size_t)vg_scan_nseries(ex->scan) + 1;
-    ex->series_group = vg_malloc(ns * sizeof *ex->series_group);
-    ex->series_pass = vg_malloc(2 * ns);
-    if (!ex->series_group || !ex->series_pass)
-        return VG_ENOMEM;
-    memset(ex->series_group, 0xff, ns * sizeof *ex->series_group);
-    memset(ex->series_pass, 0xff, 2 * ns);
-    return VG_OK;
-}
-
-/*
- * Does the series in c pass population pop's WHERE? Only for a WHERE of
- * tags only, whose truth is the series'; computed once per series.
- */
-static int series_passes(exec_t *ex, evctx_t *c, int pop, int *pass)
-{
-    const cx_t *pred = pop ? ex->against_where : ex->where;
-    *pass = 1;
-    if (!pred)
-        return VG_OK;
-    size_t k = (size_t)pop * ((size_t)vg_scan_nseries(ex->scan) + 1) + c->series;
-    if (ex->series_pass[k] >= 0) {
-        *pass = ex->series_pass[k];
-        return VG_OK;
-    }
-    int rc = eval_pred(c, pred, pass);
-    if (!rc)
-        ex->series_pass[k] = (int8_t)(*pass != 0);
-    return rc;
-}
-
 /* --------------------------------------------------------------- scan */
 
 static int only_tags(const cx_t *x)
@@ -414,7 +122,7 @@ static int only_tags(const cx_t *x)
 
 static int plan_stats(const exec_t *ex)
 {
-    if (ex->npop != 1 || has_bucket(ex) || !only_tags(ex->where))
+    if (ex->npop != 1 || exec_has_bucket(ex) || !only_tags(ex->where))
         return 0;
     for (int i = 0; i < ex->nspec; i++)
         if (!acc_stats_usable(&ex->specs[i]))
@@ -440,7 +148,7 @@ static int chunk_excluded(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci,
     for (uint32_t i = 0; i < ns; i++) {
         int pass = 1;
         c.series = series[i];
-        int rc = series_passes(ex, &c, 0, &pass);
+        int rc = exec_series_passes(ex, &c, 0, &pass);
         if (rc || pass)
             return rc;
     }
@@ -465,12 +173,12 @@ static int try_stats(exec_t *ex, uint32_t chunk, const vg_scan_chunk_t *ci, keyb
     for (uint32_t i = 0; i < ns; i++) {
         c.series = series[i];
         int pass = 1, rc;
-        if ((rc = series_passes(ex, &c, 0, &pass)))
+        if ((rc = exec_series_passes(ex, &c, 0, &pass)))
             return rc;
         if (!pass)
             return VG_OK;
         size_t g;
-        if ((rc = group_of(ex, &c, kb, &g)))
+        if ((rc = exec_group_of(ex, &c, kb, &g)))
             return rc;
         if (i && g != gi)
             return VG_OK;
@@ -514,7 +222,7 @@ static int add_row(exec_t *ex, evctx_t *c, long seg, keybuf_t *kb)
         if (!pass)
             continue;
         size_t gi;
-        if ((rc = group_of(ex, c, kb, &gi)))
+        if ((rc = exec_group_of(ex, c, kb, &gi)))
             return rc;
         group_t *g = &ex->grp[gi];
         if (pop == 0 && c->ts >= ex->start && c->ts < ex->end)
@@ -543,8 +251,8 @@ int exec_scan_error(exec_t *ex, int rc, const vg_error_t *verr)
  * Add spec's rows [i, j) of the run in c (one series, one segment) to a: a
  * plain field in a column loop, an argument of tags only evaluated once.
  */
-static int add_spec_run(exec_t *ex, evctx_t *c, const spec_t *sp, acc_t *a, uint32_t i,
-                        uint32_t j, const int64_t *ts)
+static int add_spec_run(exec_t *ex, evctx_t *c, const spec_t *sp, acc_t *a, uint32_t i, uint32_t j,
+                        const int64_t *ts)
 {
     int rc = VG_OK;
     if (!sp->arg) { /* count(): what acc_add does for a row without a value */
@@ -578,7 +286,7 @@ static int add_pop_rows(exec_t *ex, evctx_t *c, int pop, long seg, uint32_t i, u
                         const int64_t *ts, keybuf_t *kb)
 {
     size_t gi, nseg = ex->nbounds - 1;
-    int rc = group_of(ex, c, kb, &gi);
+    int rc = exec_group_of(ex, c, kb, &gi);
     if (rc)
         return rc;
     group_t *g = &ex->grp[gi];
@@ -606,7 +314,7 @@ static int add_run(exec_t *ex, evctx_t *c, long seg, uint32_t i, uint32_t j, con
         c->row = i;
         c->ts = ts[i];
         if (!pred || ex->pred_tags[pop]) {
-            if (!(rc = series_passes(ex, c, pop, &pass)) && pass)
+            if (!(rc = exec_series_passes(ex, c, pop, &pass)) && pass)
                 rc = add_pop_rows(ex, c, pop, seg, i, j, ts, kb);
             continue;
         }
@@ -750,31 +458,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void free_groups(exec_t *ex)
-{
-    size_t nacc = (size_t)ex->npop * (ex->nbounds ? ex->nbounds - 1 : 0) * (size_t)ex->nspec;
-    for (size_t g = 0; g < ex->ngrp; g++) {
-        for (size_t i = 0; ex->grp[g].accs && i < nacc; i++)
-            acc_free(&ex->grp[g].accs[i]);
-        vg_free(ex->grp[g].accs);
-        vg_free(ex->grp[g].key);
-        vg_free(ex->grp[g].vals);
-    }
-    vg_free(ex->grp);
-    vg_free(ex->gtab);
-    vg_free(ex->series_group);
-    vg_free(ex->series_pass);
-    ex->grp = NULL, ex->gtab = NULL, ex->series_group = NULL, ex->series_pass = NULL;
-    ex->ngrp = ex->cgrp = ex->gtab_cap = 0;
-}
-
 /* Fold a worker's groups and partials into the root's. */
 static int merge_worker(exec_t *root, exec_t *w)
 {
     size_t nacc = (size_t)root->npop * (root->nbounds - 1) * (size_t)root->nspec;
     for (size_t g = 0; g < w->ngrp; g++) {
         size_t gi;
-        int rc = find_group(root, w->grp[g].key, w->grp[g].keylen, &gi);
+        int rc = exec_find_group(root, w->grp[g].key, w->grp[g].keylen, &gi);
         if (rc)
             return rc;
         group_t *dst = &root->grp[gi], *src = &w->grp[g];
@@ -812,7 +502,7 @@ static int scan_aggregate(exec_t *ex)
         memset(&w->ex.werr, 0, sizeof w->ex.werr);
         w->ex.grp = NULL, w->ex.gtab = NULL, w->ex.ngrp = w->ex.cgrp = w->ex.gtab_cap = 0;
         w->ex.series_group = NULL, w->ex.series_pass = NULL;
-        w->ready = series_caches(&w->ex) == VG_OK;
+        w->ready = exec_series_caches(&w->ex) == VG_OK;
     }
     /* Start the workers only once every copy of *ex is made: a running
      * worker writes the root's shared fields (values_held, stop). */
@@ -836,7 +526,7 @@ static int scan_aggregate(exec_t *ex)
             if (!rc)
                 rc = merge_worker(ex, &w->ex);
         }
-        free_groups(&w->ex);
+        exec_free_groups(&w->ex);
     }
     vg_free(ws);
     return rc;
@@ -883,21 +573,20 @@ static int run_aggregate(exec_t *ex, vg_result_t *out)
     bind_free(ex);
     ex->items = NULL, ex->groups = NULL, ex->specs = NULL, ex->nspec = ex->cspec = 0;
     ex->where = ex->against_where = NULL;
-    if ((rc = open_scan(ex, ex->bounds[0], ex->bounds[ex->nbounds - 1])) ||
-        (rc = bind_compile(ex)))
+    if ((rc = open_scan(ex, ex->bounds[0], ex->bounds[ex->nbounds - 1])) || (rc = bind_compile(ex)))
         return rc;
     ex->stats_ok = plan_stats(ex);
     ex->where_tags_only = ex->where && only_tags(ex->where);
-    ex->runs_ok = !has_bucket(ex);
+    ex->runs_ok = !exec_has_bucket(ex);
     ex->pred_tags[0] = only_tags(ex->where);
     ex->pred_tags[1] = only_tags(ex->against_where);
     for (int i = 0; i < ex->nspec; i++)
         ex->specs[i].arg_tags = ex->specs[i].arg && only_tags(ex->specs[i].arg);
-    if ((rc = series_caches(ex)))
+    if ((rc = exec_series_caches(ex)))
         return rc;
     if (ex->st->ngroups == 0) { /* one group, present even without rows */
         size_t g;
-        if ((rc = find_group(ex, "", 0, &g)))
+        if ((rc = exec_find_group(ex, "", 0, &g)))
             return rc;
         ex->grp[g].in_range = 1;
     }
@@ -908,7 +597,7 @@ static int run_aggregate(exec_t *ex, vg_result_t *out)
 
 static void exec_free(exec_t *ex)
 {
-    free_groups(ex);
+    exec_free_groups(ex);
     bind_free(ex);
     pthread_mutex_destroy(&ex->cat_mu);
     for (size_t i = 0; i < ex->ncat; i++)

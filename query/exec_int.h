@@ -63,8 +63,8 @@ int qv_truth(const qv_t *v);
 
 typedef enum cx_kind {
     CX_CONST,
-    CX_FIELD,  /* idx: field */
-    CX_TAG,    /* idx: tag; gidx: the BY group naming it, or -1 */
+    CX_FIELD, /* idx: field */
+    CX_TAG,   /* idx: tag; gidx: the BY group naming it, or -1 */
     CX_TIME,
     CX_UN,
     CX_BIN,
@@ -122,8 +122,8 @@ typedef struct acc {
     uint64_t trues; /* rate/count_if/ztest */
     uint64_t nm;    /* numeric values summed (sum, mean) */
     double sum, comp;
-    uint64_t nw;     /* values in the Welford moments (stddev) */
-    double mean, m2; /* Welford, merged with Chan's formula */
+    uint64_t nw;                /* values in the Welford moments (stddev) */
+    double mean, m2;            /* Welford, merged with Chan's formula */
     qv_t min, max, first, last; /* strings owned (vg_malloc) */
     int64_t first_ts, last_ts;
     double *vals;
@@ -147,12 +147,12 @@ int acc_add(struct exec *ex, const spec_t *sp, acc_t *a, const qv_t *v, int64_t 
  * which path took a row. Numbers and booleans without extremes, sketches,
  * sets or categories take a tight loop; the rest goes row by row.
  */
-int acc_add_col(struct exec *ex, const spec_t *sp, acc_t *a, const vg_scan_col_t *col,
-                uint32_t i, uint32_t j, const int64_t *ts);
+int acc_add_col(struct exec *ex, const spec_t *sp, acc_t *a, const vg_scan_col_t *col, uint32_t i,
+                uint32_t j, const int64_t *ts);
 /* Rows [i, j) that all have the value v (an argument of tags only), as
  * acc_add would add them one by one. */
-int acc_add_same(struct exec *ex, const spec_t *sp, acc_t *a, const qv_t *v, uint32_t i,
-                 uint32_t j, const int64_t *ts);
+int acc_add_same(struct exec *ex, const spec_t *sp, acc_t *a, const qv_t *v, uint32_t i, uint32_t j,
+                 const int64_t *ts);
 /* Can sp be answered from a block's statistics (and sketch) alone? */
 int acc_stats_usable(const spec_t *sp);
 /* Add a chunk's statistics to accs (one per spec, all usable): 1 when done,
@@ -166,8 +166,6 @@ int acc_merge(const spec_t *sp, acc_t *dst, const acc_t *src);
 int acc_final(struct exec *ex, const spec_t *sp, acc_t *a, qv_t *out);
 /* A drift function of cur against ref. */
 int acc_drift(struct exec *ex, const spec_t *sp, acc_t *cur, acc_t *ref, qv_t *out);
-/* Category id of a value (interned), or negative status. */
-int64_t exec_intern(struct exec *ex, const qv_t *v);
 
 /* ------------------------------------------------------------- driver */
 
@@ -177,7 +175,7 @@ typedef struct span {
 
 /* A result group: its values, and per population and segment the partials. */
 typedef struct group {
-    char *key; /* encoded values (see exec.c) */
+    char *key; /* encoded values (see group.c) */
     size_t keylen;
     qv_t *vals; /* one per BY group; strings point into key */
     int in_range;
@@ -230,12 +228,12 @@ typedef struct exec {
     char **pool;
     size_t npool, cpool;
 
-    int stats_ok; /* chunks may be answered from block statistics */
-    int where_tags_only; /* the WHERE reads tags only: blocks can be skipped by their series */
-    int runs_ok;      /* no bucket(): a run of rows of one series in one segment shares
-                         its group (exec.c) */
-    int pred_tags[2]; /* the WHERE, AGAINST WHERE read tags only (or are absent) */
-    uint64_t values_held; /* the root's, shared by the workers (atomic) */
+    int stats_ok;           /* chunks may be answered from block statistics */
+    int where_tags_only;    /* the WHERE reads tags only: blocks can be skipped by their series */
+    int runs_ok;            /* no bucket(): a run of rows of one series in one segment shares
+                               its group (exec.c) */
+    int pred_tags[2];       /* the WHERE, AGAINST WHERE read tags only (or are absent) */
+    uint64_t values_held;   /* the root's, shared by the workers (atomic) */
     uint64_t values_unsent; /* this exec's, not yet added to the root's (exec_values) */
 
     /* parallel scan: workers are shallow copies of the root with their own
@@ -243,9 +241,9 @@ typedef struct exec {
      * (under cat_mu) and the chunk counter */
     struct exec *root;
     pthread_mutex_t cat_mu;
-    unsigned stride;    /* threads scanning; a thread takes the chunks of its residues */
-    uint64_t residues;  /* bit r: chunk indexes = r mod stride */
-    int stop;           /* set by a thread that failed (atomic) */
+    unsigned stride;   /* threads scanning; a thread takes the chunks of its residues */
+    uint64_t residues; /* bit r: chunk indexes = r mod stride */
+    int stop;          /* set by a thread that failed (atomic) */
     vg_q_error_t werr;
     uint64_t checks;
 } exec_t;
@@ -350,5 +348,28 @@ int emit_aggregate(exec_t *ex, vg_result_t *out);
 
 /* raw.c: a statement without aggregates (after bind_compile), into out. */
 int raw_run(exec_t *ex, vg_result_t *out);
+
+/* ---- groups (group.c) */
+
+/* A group key being built; p is the caller's, freed with vg_free. */
+typedef struct keybuf {
+    char *p;
+    size_t n, cap;
+} keybuf_t;
+
+/* Category id of a value (interned), or negative status. */
+int64_t exec_intern(exec_t *ex, const qv_t *v);
+/* Is any BY group a bucket()? (Then a row's group is not its series'.) */
+int exec_has_bucket(const exec_t *ex);
+/* The group with this key, added when new (max_groups applies). */
+int exec_find_group(exec_t *ex, const char *key, size_t len, size_t *out);
+/* The group of the row in c, added when new; kb is scratch. */
+int exec_group_of(exec_t *ex, evctx_t *c, keybuf_t *kb, size_t *out);
+/* ex's caches per series (group, WHEREs), empty; freed by exec_free_groups. */
+int exec_series_caches(exec_t *ex);
+/* Does the series in c pass population pop's WHERE (tags only; cached)? */
+int exec_series_passes(exec_t *ex, evctx_t *c, int pop, int *pass);
+/* Free ex's groups, their partials and the per-series caches. */
+void exec_free_groups(exec_t *ex);
 
 #endif
