@@ -8,15 +8,9 @@
  * past a problem wherever the rest of the file still means something, so
  * that one run of `vigil check` lists every problem.
  *
- * Positions: libyaml's marks give a node's start (0-based line and column,
- * counted in characters). For a plain or quoted scalar that is the first
- * character (or the opening quote); for a block scalar (`|`, `>`) it is the
- * indicator, and the content starts on the next line. To map a position
- * inside the parsed value (a query error) back to the file, the value is
- * aligned with the raw source between the node's marks: each run of value
- * bytes that stands unchanged in the file becomes a vg_rb_seg_t. Folding
- * (`>` joins lines with spaces), indentation and quote escapes are the gaps
- * between runs.
+ * Positions (runbook_pos.c): each string read keeps where its value stands
+ * in the file, so that an error inside it (a query's) can name the file's
+ * line and column.
  *
  * Invariants: a vg_runbook_t is handed out only when its file had no
  * problem; every allocation goes through vg_alloc and is released by
@@ -127,59 +121,11 @@ void vg_rb_set_free(vg_rb_set_t *s)
     s->n = 0;
 }
 
-/* ---------------------------------------------------------------- positions */
-
-static int is_cont(unsigned char c)
-{
-    return (c & 0xC0) == 0x80;
-}
-
-/* Code points in s[0..n). */
-static int cps(const char *s, size_t n)
-{
-    int k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += !is_cont((unsigned char)s[i]);
-    return k;
-}
-
-vg_rb_pos_t vg_rb_str_pos_at(const vg_rb_str_t *s, size_t off)
-{
-    const vg_rb_seg_t *g = NULL;
-    for (size_t i = 0; i < s->nsegs && s->segs[i].off <= off; i++)
-        g = &s->segs[i];
-    if (!g || !s->s)
-        return s->pos;
-    vg_rb_pos_t p = g->pos;
-    p.column += cps(s->s + g->off, off - g->off);
-    return p;
-}
-
-vg_rb_pos_t vg_rb_str_pos(const vg_rb_str_t *s, int line, int column)
-{
-    if (!s->s || line < 1)
-        return s->pos;
-    const char *p = s->s;
-    for (int l = 1; l < line && *p; p++)
-        if (*p == '\n')
-            l++;
-    for (int c = 1; *p && *p != '\n';) {
-        if (c == column)
-            break;
-        p++;
-        c += !is_cont((unsigned char)*p);
-    }
-    return vg_rb_str_pos_at(s, (size_t)(p - s->s));
-}
-
 /* ------------------------------------------------------------- the loader */
 
 typedef struct ld {
     const char *path;
-    const char *src;
-    size_t len;
-    size_t *line_off; /* byte offset of each source line (0-based) */
-    size_t nlines;
+    vg_rb_src_t src;
     yaml_document_t doc;
     vg_rb_diags_t *d;
     int oom;
@@ -198,174 +144,6 @@ static void diag(ld_t *L, vg_rb_pos_t pos, const char *fmt, ...)
     vg_rb_diag_add(L->d, L->path, pos, "%s", msg);
     if (L->d->n == before)
         L->oom = 1;
-}
-
-static vg_rb_pos_t mark_pos(yaml_mark_t m)
-{
-    return (vg_rb_pos_t){(int)m.line + 1, (int)m.column + 1};
-}
-
-static vg_rb_pos_t node_pos(const yaml_node_t *n)
-{
-    return mark_pos(n->start_mark);
-}
-
-/* Byte offset in the source of a mark (libyaml counts columns in characters). */
-static size_t mark_off(const ld_t *L, yaml_mark_t m)
-{
-    if (m.line >= L->nlines)
-        return L->len;
-    size_t o = L->line_off[m.line];
-    for (size_t c = 0; c < m.column && o < L->len && L->src[o] != '\n'; c++) {
-        o++;
-        while (o < L->len && is_cont((unsigned char)L->src[o]))
-            o++;
-    }
-    return o;
-}
-
-static int index_lines(ld_t *L)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < L->len; i++)
-        n += L->src[i] == '\n';
-    L->line_off = vg_malloc(n * sizeof *L->line_off);
-    if (!L->line_off)
-        return VG_ENOMEM;
-    L->line_off[0] = 0;
-    L->nlines = 1;
-    for (size_t i = 0; i < L->len; i++)
-        if (L->src[i] == '\n')
-            L->line_off[L->nlines++] = i + 1;
-    return VG_OK;
-}
-
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int seg_push(vg_rb_str_t *s, size_t *cap, size_t off, vg_rb_pos_t pos)
-{
-    if (s->nsegs == *cap) {
-        size_t nc = *cap ? *cap * 2 : 4;
-        vg_rb_seg_t *v = vg_realloc(s->segs, nc * sizeof *v);
-        if (!v)
-            return VG_ENOMEM;
-        s->segs = v;
-        *cap = nc;
-    }
-    s->segs[s->nsegs++] = (vg_rb_seg_t){off, pos};
-    return VG_OK;
-}
-
-/*
- * Align value v[0..vn) with the source between the content's start and end
- * (see the file comment): equal bytes are mapped; source whitespace the
- * value lacks (indentation, line breaks) and value whitespace the source
- * lacks (a fold's space) are skipped; any other mismatch is an escape, whose
- * source bytes are skipped.
- */
-static size_t skip_indent(const ld_t *L, size_t j, size_t end, size_t indent, vg_rb_pos_t *at)
-{
-    for (size_t k = 0; k < indent && j < end && (L->src[j] == ' ' || L->src[j] == '\t'); k++) {
-        j++;
-        at->column++;
-    }
-    return j;
-}
-
-/* indent: how many blanks to skip at each source line's start (a block
- * scalar's indentation; all of them for a flow scalar's continuation lines),
- * so that spaces kept in the value are not matched with indentation. */
-static int align(const ld_t *L, vg_rb_str_t *s, size_t vn, size_t j, size_t end, vg_rb_pos_t at,
-                 size_t indent)
-{
-    const char *v = s->s;
-    size_t i = 0, cap = 0, last_i = (size_t)-1, last_j = (size_t)-1;
-    int last_line = 0;
-    if (at.column == 1)
-        j = skip_indent(L, j, end, indent, &at);
-    while (i < vn && j < end) {
-        if (v[i] == L->src[j]) {
-            if (i != last_i + 1 || j != last_j + 1 || at.line != last_line)
-                if (seg_push(s, &cap, i, at))
-                    return VG_ENOMEM;
-            last_i = i++;
-            last_j = j;
-            last_line = at.line;
-        } else if (!is_ws(L->src[j]) && is_ws(v[i])) {
-            i++;
-            continue;
-        }
-        /* advance the source by one character */
-        if (L->src[j] == '\n') {
-            at.line++;
-            at.column = 1;
-            j = skip_indent(L, j + 1, end, indent, &at) - 1;
-        } else if (j + 1 < L->len && !is_cont((unsigned char)L->src[j + 1])) {
-            at.column++;
-        }
-        j++;
-    }
-    return VG_OK;
-}
-
-/* A block scalar's indentation: that of its first non-blank line. */
-static size_t block_indent(const ld_t *L, size_t j, size_t end)
-{
-    size_t best = 0;
-    while (j < end) {
-        size_t k = 0;
-        while (j + k < end && L->src[j + k] == ' ')
-            k++;
-        if (j + k < end && L->src[j + k] != '\n' && L->src[j + k] != '\r')
-            return k;
-        best = k > best ? k : best;
-        while (j < end && L->src[j] != '\n')
-            j++;
-        j++;
-    }
-    return best;
-}
-
-/* Fill s->segs, s->pos and s->lines for scalar node n whose value is s->s. */
-static int scalar_map(const ld_t *L, const yaml_node_t *n, vg_rb_str_t *s, size_t vn)
-{
-    yaml_scalar_style_t st = n->data.scalar.style;
-    size_t j = mark_off(L, n->start_mark), end = mark_off(L, n->end_mark);
-    vg_rb_pos_t at = node_pos(n);
-    size_t indent = (size_t)-1;
-    if (st == YAML_SINGLE_QUOTED_SCALAR_STYLE || st == YAML_DOUBLE_QUOTED_SCALAR_STYLE) {
-        j++;
-        at.column++;
-        if (end > j)
-            end--;
-    } else if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE) {
-        while (j < end && L->src[j] != '\n')
-            j++;
-        j++;
-        at.line++;
-        at.column = 1;
-        indent = block_indent(L, j, end);
-    }
-    s->pos = at;
-    if (align(L, s, vn, j, end, at, indent))
-        return VG_ENOMEM;
-    if (s->nsegs)
-        s->pos = s->segs[0].pos;
-    size_t nl = 1;
-    for (size_t i = 0; i < vn; i++)
-        nl += s->s[i] == '\n' && i + 1 < vn;
-    s->lines = vg_malloc(nl * sizeof *s->lines);
-    if (!s->lines)
-        return VG_ENOMEM;
-    s->nlines = 0;
-    s->lines[s->nlines++] = s->pos;
-    for (size_t i = 0; i + 1 < vn; i++)
-        if (s->s[i] == '\n')
-            s->lines[s->nlines++] = vg_rb_str_pos_at(s, i + 1);
-    return VG_OK;
 }
 
 /* ------------------------------------------------------------ node readers */
@@ -398,7 +176,7 @@ static const char *scalar(const yaml_node_t *n)
 /* A string value; a null leaves out->s NULL (absent). */
 static int read_str(ld_t *L, const yaml_node_t *n, const char *what, vg_rb_str_t *out)
 {
-    out->pos = node_pos(n);
+    out->pos = vg_rb__node_pos(n);
     if (n->type != YAML_SCALAR_NODE) {
         diag(L, out->pos, "expected a string for '%s', found %s", what, kind_name(n));
         return VG_OK;
@@ -408,7 +186,7 @@ static int read_str(ld_t *L, const yaml_node_t *n, const char *what, vg_rb_str_t
     out->s = vg_strndup(scalar(n), n->data.scalar.length);
     if (!out->s)
         return VG_ENOMEM;
-    return scalar_map(L, n, out, strlen(out->s));
+    return vg_rb__scalar_map(&L->src, n, out, strlen(out->s));
 }
 
 static yaml_node_t *node(ld_t *L, int id)
@@ -420,7 +198,8 @@ static int too_many(ld_t *L, const yaml_node_t *n, size_t k, const char *what)
 {
     if (k <= VG_RB_MAX_ITEMS)
         return 0;
-    diag(L, node_pos(n), "%s has %zu entries, more than the limit of %u", what, k, VG_RB_MAX_ITEMS);
+    diag(L, vg_rb__node_pos(n), "%s has %zu entries, more than the limit of %u", what, k,
+         VG_RB_MAX_ITEMS);
     return 1;
 }
 
@@ -436,7 +215,8 @@ static int read_strs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_str_t **ou
         return read_str(L, n, what, *out);
     }
     if (n->type != YAML_SEQUENCE_NODE) {
-        diag(L, node_pos(n), "expected a list of names for '%s', found %s", what, kind_name(n));
+        diag(L, vg_rb__node_pos(n), "expected a list of names for '%s', found %s", what,
+             kind_name(n));
         return VG_OK;
     }
     size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -451,7 +231,7 @@ static int read_strs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_str_t **ou
         if (rc)
             return rc;
         if (!(*out)[i].s && it->type == YAML_SCALAR_NODE)
-            diag(L, node_pos(it), "empty name in '%s'", what);
+            diag(L, vg_rb__node_pos(it), "empty name in '%s'", what);
     }
     return VG_OK;
 }
@@ -463,14 +243,15 @@ static size_t map_pairs(ld_t *L, const yaml_node_t *n, const char *what)
     for (size_t i = 0; i < k; i++) {
         yaml_node_t *key = node(L, n->data.mapping.pairs.start[i].key);
         if (key->type != YAML_SCALAR_NODE) {
-            diag(L, node_pos(key), "a key in %s must be a string, found %s", what, kind_name(key));
+            diag(L, vg_rb__node_pos(key), "a key in %s must be a string, found %s", what,
+                 kind_name(key));
             continue;
         }
         for (size_t j = 0; j < i; j++) {
             yaml_node_t *prev = node(L, n->data.mapping.pairs.start[j].key);
             if (prev->type == YAML_SCALAR_NODE && !strcmp(scalar(prev), scalar(key))) {
-                diag(L, node_pos(key), "duplicate key '%s' in %s (first at line %d)", scalar(key),
-                     what, node_pos(prev).line);
+                diag(L, vg_rb__node_pos(key), "duplicate key '%s' in %s (first at line %d)",
+                     scalar(key), what, vg_rb__node_pos(prev).line);
                 break;
             }
         }
@@ -484,7 +265,7 @@ static int read_kvs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_kv_t **out,
     if (is_null(n))
         return VG_OK;
     if (n->type != YAML_MAPPING_NODE) {
-        diag(L, node_pos(n), "expected a mapping for '%s', found %s", what, kind_name(n));
+        diag(L, vg_rb__node_pos(n), "expected a mapping for '%s', found %s", what, kind_name(n));
         return VG_OK;
     }
     size_t k = map_pairs(L, n, what);
@@ -508,7 +289,7 @@ static int read_kvs(ld_t *L, yaml_node_t *n, const char *what, vg_rb_kv_t **out,
 static void read_dur(ld_t *L, const yaml_node_t *n, const char *what, int64_t *out)
 {
     if (n->type != YAML_SCALAR_NODE) {
-        diag(L, node_pos(n), "expected a duration for '%s', found %s", what, kind_name(n));
+        diag(L, vg_rb__node_pos(n), "expected a duration for '%s', found %s", what, kind_name(n));
         return;
     }
     const char *v = scalar(n);
@@ -516,8 +297,8 @@ static void read_dur(ld_t *L, const yaml_node_t *n, const char *what, int64_t *o
     if (!strcmp(v, "0")) {
         *out = 0;
     } else if (vg_duration_parse(v, out, &e) != VG_OK) {
-        diag(L, node_pos(n), "bad duration '%s' for '%s' (write it as 30s, 10m, 1h30m, 7d)", v,
-             what);
+        diag(L, vg_rb__node_pos(n), "bad duration '%s' for '%s' (write it as 30s, 10m, 1h30m, 7d)",
+             v, what);
     }
 }
 
@@ -525,7 +306,7 @@ static void read_nodata(ld_t *L, const yaml_node_t *n, vg_rb_nodata_t *out)
 {
     static const char *const names[] = {"keep_state", "ok", "alert"};
     if (n->type != YAML_SCALAR_NODE) {
-        diag(L, node_pos(n), "expected one of ok, keep_state, alert for 'no_data', found %s",
+        diag(L, vg_rb__node_pos(n), "expected one of ok, keep_state, alert for 'no_data', found %s",
              kind_name(n));
         return;
     }
@@ -535,7 +316,7 @@ static void read_nodata(ld_t *L, const yaml_node_t *n, vg_rb_nodata_t *out)
             return;
         }
     const char *s = vg_q_suggest(scalar(n), names, 3);
-    diag(L, node_pos(n), "bad no_data '%s': use ok, keep_state or alert%s%s%s", scalar(n),
+    diag(L, vg_rb__node_pos(n), "bad no_data '%s': use ok, keep_state or alert%s%s%s", scalar(n),
          s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
 }
 
@@ -634,7 +415,7 @@ static int read_objs(ld_t *L, yaml_node_t *n, const field_t *f, void *obj)
     if (is_null(n))
         return VG_OK;
     if (n->type != YAML_SEQUENCE_NODE) {
-        diag(L, node_pos(n), "expected a list for '%s', found %s", f->key, kind_name(n));
+        diag(L, vg_rb__node_pos(n), "expected a list for '%s', found %s", f->key, kind_name(n));
         return VG_OK;
     }
     size_t k = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -660,7 +441,7 @@ static int read_samples(ld_t *L, yaml_node_t *n, vg_rb_query_t **out, size_t *no
     if (is_null(n))
         return VG_OK;
     if (n->type != YAML_MAPPING_NODE) {
-        diag(L, node_pos(n), "expected a mapping of name: query for 'samples', found %s",
+        diag(L, vg_rb__node_pos(n), "expected a mapping of name: query for 'samples', found %s",
              kind_name(n));
         return VG_OK;
     }
@@ -720,11 +501,11 @@ static void unknown_key(ld_t *L, const yaml_node_t *key, const schema_t *sc)
     }
     const char *s = vg_q_suggest(scalar(key), names, n);
     if (s)
-        diag(L, node_pos(key), "unknown key '%s' in %s (did you mean '%s'?)", scalar(key), sc->what,
-             s);
+        diag(L, vg_rb__node_pos(key), "unknown key '%s' in %s (did you mean '%s'?)", scalar(key),
+             sc->what, s);
     else
-        diag(L, node_pos(key), "unknown key '%s' in %s (known keys: %s)", scalar(key), sc->what,
-             known);
+        diag(L, vg_rb__node_pos(key), "unknown key '%s' in %s (known keys: %s)", scalar(key),
+             sc->what, known);
 }
 
 /* A required key that is absent or null. */
@@ -741,16 +522,17 @@ static void check_required(ld_t *L, const yaml_node_t *n, const schema_t *sc, co
         if (!empty)
             continue;
         if (!seen[i])
-            diag(L, node_pos(n), "missing required key '%s' in %s", f->key, sc->what);
+            diag(L, vg_rb__node_pos(n), "missing required key '%s' in %s", f->key, sc->what);
         else if (is_null(seen[i]) || (f->type == F_OBJS && seen[i]->type == YAML_SEQUENCE_NODE))
-            diag(L, node_pos(seen[i]), "'%s' in %s must not be empty", f->key, sc->what);
+            diag(L, vg_rb__node_pos(seen[i]), "'%s' in %s must not be empty", f->key, sc->what);
     }
 }
 
 static int read_obj(ld_t *L, yaml_node_t *n, const schema_t *sc, void *obj)
 {
     if (n->type != YAML_MAPPING_NODE) {
-        diag(L, node_pos(n), "expected a mapping for the %s, found %s", sc->what, kind_name(n));
+        diag(L, vg_rb__node_pos(n), "expected a mapping for the %s, found %s", sc->what,
+             kind_name(n));
         return VG_OK;
     }
     const yaml_node_t *seen[32] = {0};
@@ -898,14 +680,14 @@ static int parse_doc(ld_t *L)
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return VG_ENOMEM;
-    yaml_parser_set_input_string(&p, (const unsigned char *)L->src, L->len);
+    yaml_parser_set_input_string(&p, (const unsigned char *)L->src.p, L->src.len);
     int ok = yaml_parser_load(&p, &L->doc);
     if (!ok) {
         if (p.error == YAML_MEMORY_ERROR) {
             yaml_parser_delete(&p);
             return VG_ENOMEM;
         }
-        vg_rb_pos_t at = mark_pos(p.problem_mark);
+        vg_rb_pos_t at = vg_rb__mark_pos(p.problem_mark);
         if (p.context)
             diag(L, at, "YAML syntax error: %s %s (line %d)", p.problem ? p.problem : "error",
                  p.context, (int)p.context_mark.line + 1);
@@ -925,7 +707,7 @@ static int load_doc(ld_t *L, vg_runbook_t *rb)
         return VG_OK;
     }
     if (root->type != YAML_MAPPING_NODE) {
-        diag(L, node_pos(root),
+        diag(L, vg_rb__node_pos(root),
              "a runbook is a mapping of keys (name, signal, rules, ...), "
              "found %s",
              kind_name(root));
@@ -947,16 +729,16 @@ int vg_rb__load_file(const char *path, vg_runbook_t **out, vg_rb_diags_t *d, int
     ld_t L = {.path = path, .d = d ? d : &own};
     size_t before = L.d->n;
     char *buf = NULL;
-    int rc = read_file(path, &buf, &L.len, L.d), parsed = 0;
+    int rc = read_file(path, &buf, &L.src.len, L.d), parsed = 0;
     if (rc)
         return rc;
-    L.src = buf;
-    if (L.len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
-        L.src += 3; /* a BOM is no column of the first line */
-        L.len -= 3;
+    L.src.p = buf;
+    if (L.src.len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+        L.src.p += 3; /* a BOM is no column of the first line */
+        L.src.len -= 3;
     }
     vg_runbook_t *rb = vg_calloc(1, sizeof *rb);
-    if (!rb || !(rb->path = vg_strdup(path)) || index_lines(&L)) {
+    if (!rb || !(rb->path = vg_strdup(path)) || vg_rb__src_index(&L.src)) {
         rc = VG_ENOMEM;
         goto done;
     }
@@ -976,7 +758,7 @@ done:
     } else {
         vg_rb_free(rb);
     }
-    vg_free(L.line_off);
+    vg_free(L.src.line_off);
     vg_free(buf);
     vg_rb_diags_free(&own);
     return rc;
