@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -179,11 +180,24 @@ int vg_wal_open(vg_io_t *io, const char *dir, const vg_wal_opts_t *o, vg_wal_t *
     pthread_cond_init(&w->cv, NULL);
     pthread_cond_init(&w->flush_cv, NULL);
     /* Files left by the previous run hold records up to next_lsn - 1: they go
-     * when a seal covers that LSN. */
+     * when a seal covers that LSN. A file with none (replay has cut torn
+     * tails) goes now, with its preallocated blocks, or every run that only
+     * read would leave one behind; but not the oldest: replay checks that the
+     * records after it start right after the seal's LSN, so a whole first
+     * file lost is found. (The last run's empty file is kept until here on
+     * purpose: while it is the newest, the file before it is not the last, so
+     * damage to that one's tail is reported as corruption, not cut as torn.) */
     uint64_t *old = NULL;
     size_t nold = 0;
     int rc = vg_wal_list_files(io, dir, &old, &nold, err);
     for (size_t i = 0; i < nold && rc == VG_OK; i++) {
+        char path[4200];
+        struct stat st;
+        file_path(dir, old[i], path, sizeof path);
+        if (i > 0 && stat(path, &st) == 0 && st.st_size <= (off_t)VG_WAL_FILE_HEADER) {
+            rc = vg_io_unlink(io, path, err);
+            continue;
+        }
         rc = files_push(w, old[i]);
         if (rc == VG_OK)
             w->files[w->nfiles - 1].last_lsn = w->next_lsn - 1;

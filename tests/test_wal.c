@@ -88,8 +88,11 @@ static int teardown(void **state)
 static vg_wal_t *open_wal(fx_t *fx, vg_wal_mode_t mode, uint64_t file_bytes, uint64_t next_lsn,
                           uint64_t next_seq)
 {
-    vg_wal_opts_t o = {.mode = mode, .group_ms = 1, .file_bytes = file_bytes,
-                       .next_lsn = next_lsn, .next_seq = next_seq};
+    vg_wal_opts_t o = {.mode = mode,
+                       .group_ms = 1,
+                       .file_bytes = file_bytes,
+                       .next_lsn = next_lsn,
+                       .next_seq = next_seq};
     vg_wal_t *w = NULL;
     vg_error_t err = {0};
     int rc = vg_wal_open(fx->io, fx->dir, &o, &w, &err);
@@ -433,7 +436,6 @@ static void test_wal_write_failure_fails_the_log_for_good_and_is_not_replayed(vo
     fault_fails_for_good(*state, VG_IO_OP_WRITE, EIO, VG_EIO);
 }
 
-
 typedef struct trunc_ctx {
     vg_wal_t *w;
     volatile int stop;
@@ -752,7 +754,7 @@ static void test_wal_truncate_deletes_only_files_wholly_covered(void **state)
     for (uint64_t i = 4; i <= 6; i++)
         append_sync(w, i);
     assert_int_equal(vg_wal_roll(w, &last, &err), VG_OK); /* file 2: 4..6 */
-    append_sync(w, 7);                                     /* file 3 (current) */
+    append_sync(w, 7);                                    /* file 3 (current) */
     char names[8][PATH_MAX];
     assert_int_equal(wal_files(fx, names, 8), 3);
     assert_int_equal(vg_wal_truncate(w, 5, &err), VG_OK);
@@ -786,6 +788,35 @@ static void test_wal_a_header_only_last_file_from_a_crash_at_creation_is_dropped
     seen_free(&s);
 }
 
+/* Runs that write nothing (a CLI query) leave no trail of preallocated
+ * files: at open, empty files but the oldest go (the oldest anchors the
+ * check that records start after the seal), and the newest run's stays. */
+static void test_wal_runs_that_write_nothing_do_not_pile_up_files(void **state)
+{
+    fx_t *fx = *state;
+    vg_error_t err = {0};
+    vg_wal_t *w = open_wal(fx, VG_WAL_SYNC_MODE_FULL, 0, 1, 1); /* file 1: empty */
+    assert_int_equal(vg_wal_close(w, &err), VG_OK);
+    w = open_wal(fx, VG_WAL_SYNC_MODE_FULL, 0, 1, 2); /* file 2: records 1-3 */
+    for (uint64_t i = 1; i <= 3; i++)
+        append_sync(w, i);
+    assert_int_equal(vg_wal_close(w, &err), VG_OK);
+    for (uint64_t seq = 3; seq <= 8; seq++) { /* six runs that only read */
+        w = open_wal(fx, VG_WAL_SYNC_MODE_FULL, 0, 4, seq);
+        assert_int_equal(vg_wal_close(w, &err), VG_OK);
+    }
+    char names[16][PATH_MAX];
+    assert_int_equal(wal_files(fx, names, 16), 3);
+    assert_non_null(strstr(names[0], "0000000000000001.wal"));
+    assert_non_null(strstr(names[1], "0000000000000002.wal"));
+    assert_non_null(strstr(names[2], "0000000000000008.wal"));
+    seen_t s = {0};
+    vg_wal_replay_report_t rep;
+    assert_int_equal(replay(fx, 0, 1, &s, &rep, &err), VG_OK);
+    expect_records(&s, 1, 3);
+    seen_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -806,6 +837,7 @@ int main(void)
         T(test_wal_replay_after_lsn_skips_covered_records),
         T(test_wal_truncate_deletes_only_files_wholly_covered),
         T(test_wal_a_header_only_last_file_from_a_crash_at_creation_is_dropped),
+        T(test_wal_runs_that_write_nothing_do_not_pile_up_files),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
