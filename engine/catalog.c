@@ -139,27 +139,109 @@ int vg_catalog_publish(vg_io_t *io, const char *dir, const char *text, size_t le
     return rc;
 }
 
-/* Split line (NUL-terminated, modified in place) at unescaped spaces. */
+/* Split line (NUL-terminated, modified in place) at unescaped spaces: a
+ * space after an odd run of backslashes belongs to a name (put_name doubles
+ * a backslash, so a name ending in one is followed by an even run). */
 static int split(char *line, char **tok, int max)
 {
     int n = 0;
     char *p = line;
     while (*p && n < max) {
         tok[n++] = p;
-        while (*p && !(*p == ' ' && (p == line || p[-1] != '\\')))
-            p++;
+        size_t bs = 0; /* backslashes just before p */
+        while (*p && !(*p == ' ' && bs % 2 == 0))
+            bs = *p++ == '\\' ? bs + 1 : 0;
         if (*p)
             *p++ = '\0';
     }
     return n;
 }
 
+/* Resolve a name's escapes in place, by vg_lp_unescape's rule for names
+ * (`\,` `\=` `\ ` `\\` lose the backslash, any other stays). Not through
+ * vg_lp_unescape itself: its dst may not overlap s (memcpy; ASan saw it). */
 static char *unescape(char *s)
 {
-    vg_lp_str_t str = {s, (uint32_t)strlen(s), 1};
-    uint32_t n = vg_lp_unescape(str, 0, s);
-    s[n] = '\0';
+    char *o = s;
+    for (const char *q = s; *q; q++) {
+        if (*q == '\\' && (q[1] == ',' || q[1] == '=' || q[1] == ' ' || q[1] == '\\'))
+            q++;
+        *o++ = *q;
+    }
+    *o = '\0';
     return s;
+}
+
+/* A number as the catalog writes it: digits (after a '-' when signed), in
+ * range, nothing after; strtoull alone took "12x" for 12 and "" for 0. */
+static int num_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = *s >= '0' && *s <= '9' ? strtoull(s, &end, 10) : 0;
+    if (*s < '0' || *s > '9' || errno || *end)
+        return VG_EPARSE;
+    *out = v;
+    return VG_OK;
+}
+
+static int num_i64(const char *s, int64_t *out)
+{
+    const char *d = *s == '-' ? s + 1 : s;
+    char *end;
+    errno = 0;
+    long long v = *d >= '0' && *d <= '9' ? strtoll(s, &end, 10) : 0;
+    if (*d < '0' || *d > '9' || errno || *end)
+        return VG_EPARSE;
+    *out = v;
+    return VG_OK;
+}
+
+/* Every name the engine writes (table, field, tag key) has a character. */
+static int name_ok(char *tok, char **out)
+{
+    *out = unescape(tok);
+    return **out ? VG_OK : VG_EPARSE;
+}
+
+/* What the catalog's entries must agree on across lines. */
+typedef struct load_st {
+    vg_strmap_t files; /* segment files named so far: each once */
+    uint64_t max_seq;  /* the highest number of a segment file named */
+} load_st_t;
+
+/*
+ * A segment line names a file of segments/ the engine wrote: no path (a '/'
+ * or a leading '.' reached outside, and the start-up sweep then deleted the
+ * real file as unnamed), ending in ".seg", named once (twice counted its
+ * rows twice). The highest "%016x.seg" number goes to st->max_seq.
+ */
+static int seg_file_ok(load_st_t *st, const char *file)
+{
+    size_t n = strlen(file);
+    if (n <= 4 || file[0] == '.' || strchr(file, '/') || strcmp(file + n - 4, ".seg") != 0)
+        return VG_EPARSE;
+    uint32_t id;
+    if (vg_strmap_get(&st->files, file, n, &id))
+        return VG_EPARSE;
+    if (vg_strmap_put(&st->files, file, n, 0, NULL) != VG_OK)
+        return VG_ENOMEM;
+    if (n == 20 && strspn(file, "0123456789abcdef") == 16) {
+        uint64_t seq = strtoull(file, NULL, 16);
+        st->max_seq = seq > st->max_seq ? seq : st->max_seq;
+    }
+    return VG_OK;
+}
+
+/* The numbers of a segment line (tok[3..8]): only the size is used, but
+ * garbage in any of them is a damaged entry. */
+static int seg_nums(char **tok, uint64_t *bytes)
+{
+    int64_t i;
+    uint64_t u;
+    int rc = num_i64(tok[3], &i) | num_i64(tok[4], &i) | num_i64(tok[5], &i);
+    rc |= num_u64(tok[6], &u) | num_u64(tok[7], &u) | num_u64(tok[8], bytes);
+    return rc ? VG_EPARSE : VG_OK;
 }
 
 /*
@@ -183,52 +265,89 @@ static int seg_size_ok(vg_db_t *db, const char *file, uint64_t want, vg_error_t 
                         path, have, want, have < want ? have : want);
 }
 
-static int load_line(vg_db_t *db, char **tok, int n, vg_error_t *err)
+/* segment <file> <table> <part> <ts min> <ts max> <rows> <wal lsn> <bytes> */
+static int load_segment(vg_db_t *db, load_st_t *st, char **tok, vg_error_t *err)
 {
+    char *name;
+    uint64_t bytes = 0;
     vg_table_t *t = NULL;
-    int rc = VG_OK;
-    if (n == 2 && strcmp(tok[0], "sealed_lsn") == 0) {
-        db->sealed_lsn = strtoull(tok[1], NULL, 10);
-    } else if (n == 2 && strcmp(tok[0], "seg_seq") == 0) {
-        db->seg_seq = strtoull(tok[1], NULL, 10);
-    } else if (n == 3 && strcmp(tok[0], "table") == 0) {
-        char *name = unescape(tok[1]);
+    vg_segref_t *r;
+    int rc = name_ok(tok[2], &name) | seg_nums(tok, &bytes);
+    if (rc == VG_OK && (rc = seg_file_ok(st, tok[1])) == VG_ENOMEM)
+        return vg_error_set(err, VG_ENOMEM, "loading the catalog");
+    if (rc)
+        return VG_EPARSE;
+    rc = seg_size_ok(db, tok[1], bytes, err);
+    if (rc == VG_OK)
         rc = vg__table_get(db, name, strlen(name), 1, &t, err);
-        if (rc == VG_OK)
-            t->replaced = strtoull(tok[2], NULL, 10);
-    } else if (n == 4 && strcmp(tok[0], "field") == 0) {
-        char *name = unescape(tok[1]), *f = unescape(tok[2]);
-        int type = atoi(tok[3]);
-        uint32_t idx;
-        if (type < VG_TYPE_FLOAT || type > VG_TYPE_STRING)
-            return VG_EPARSE;
-        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
-        if (rc == VG_OK)
-            rc = vg__table_field(t, f, strlen(f), (vg_type_t)type, &idx, NULL, err);
-    } else if (n == 3 && strcmp(tok[0], "tag") == 0) {
-        char *name = unescape(tok[1]), *k = unescape(tok[2]);
-        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
-        if (rc == VG_OK)
-            rc = vg__table_tagkey(t, k, strlen(k), err);
-    } else if (n == 3 && strcmp(tok[0], "dirty") == 0) {
-        char *name = unescape(tok[1]);
-        rc = vg__table_get(db, name, strlen(name), 1, &t, err);
-        if (rc == VG_OK && vg__table_mark_dirty(t, strtoll(tok[2], NULL, 10)) != VG_OK)
-            rc = vg_error_set(err, VG_ENOMEM, "loading the catalog");
-    } else if (n == 9 && strcmp(tok[0], "segment") == 0) {
-        char *name = unescape(tok[2]);
-        vg_segref_t *r;
-        rc = seg_size_ok(db, tok[1], strtoull(tok[8], NULL, 10), err);
-        if (rc == VG_OK)
-            rc = vg__table_get(db, name, strlen(name), 1, &t, err);
-        if (rc == VG_OK)
-            rc = vg__segref_open(db, t, tok[1], NULL, 0, &r, err);
-        if (rc == VG_OK)
-            rc = vg__table_add_seg(t, r);
-    } else {
-        return VG_EPARSE; /* an entry this version does not know, or a mangled one */
+    if (rc == VG_OK)
+        rc = vg__segref_open(db, t, tok[1], NULL, 0, &r, err);
+    if (rc == VG_OK && strcmp(vg_seg_table(r->seg), name) != 0) {
+        /* the file describes itself: its rows are another table's */
+        rc = vg_error_set(err, VG_ECORRUPT, "segment %s/%s: of table '%s', the catalog says '%s'",
+                          db->seg_dir, tok[1], vg_seg_table(r->seg), name);
+        vg__segref_unref(r);
+    }
+    if (rc == VG_OK && vg__table_add_seg(t, r) != VG_OK) {
+        vg__segref_unref(r);
+        rc = vg_error_set(err, VG_ENOMEM, "loading the catalog");
     }
     return rc;
+}
+
+/* field <table> <name> <type>: a type clash or too many fields cannot have
+ * been written, so they are damaged entries like any other. */
+static int load_field(vg_db_t *db, char **tok, vg_error_t *err)
+{
+    char *name, *f;
+    int64_t type = 0;
+    vg_table_t *t = NULL;
+    uint32_t idx;
+    if ((name_ok(tok[1], &name) | name_ok(tok[2], &f) | num_i64(tok[3], &type)) ||
+        type < VG_TYPE_FLOAT || type > VG_TYPE_STRING)
+        return VG_EPARSE;
+    int rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+    if (rc == VG_OK)
+        rc = vg__table_field(t, f, strlen(f), (vg_type_t)type, &idx, NULL, err);
+    return rc == VG_ECONFLICT || rc == VG_ELIMIT ? VG_EPARSE : rc;
+}
+
+/* table, tag and dirty: a table name, then a number or a name. */
+static int load_table_line(vg_db_t *db, char **tok, vg_error_t *err)
+{
+    char *name, *k = NULL;
+    uint64_t replaced = 0;
+    int64_t part = 0;
+    vg_table_t *t = NULL;
+    int table = strcmp(tok[0], "table") == 0, tag = strcmp(tok[0], "tag") == 0;
+    int rc = name_ok(tok[1], &name);
+    rc |= table ? num_u64(tok[2], &replaced) : tag ? name_ok(tok[2], &k) : num_i64(tok[2], &part);
+    if (rc)
+        return VG_EPARSE;
+    rc = vg__table_get(db, name, strlen(name), 1, &t, err);
+    if (rc == VG_OK && table)
+        t->replaced = replaced;
+    else if (rc == VG_OK && tag)
+        rc = vg__table_tagkey(t, k, strlen(k), err);
+    else if (rc == VG_OK && vg__table_mark_dirty(t, part) != VG_OK)
+        rc = vg_error_set(err, VG_ENOMEM, "loading the catalog");
+    return rc;
+}
+
+static int load_line(vg_db_t *db, load_st_t *st, char **tok, int n, vg_error_t *err)
+{
+    if (n == 2 && strcmp(tok[0], "sealed_lsn") == 0)
+        return num_u64(tok[1], &db->sealed_lsn);
+    if (n == 2 && strcmp(tok[0], "seg_seq") == 0)
+        return num_u64(tok[1], &db->seg_seq);
+    if (n == 3 && (strcmp(tok[0], "table") == 0 || strcmp(tok[0], "tag") == 0 ||
+                   strcmp(tok[0], "dirty") == 0))
+        return load_table_line(db, tok, err);
+    if (n == 4 && strcmp(tok[0], "field") == 0)
+        return load_field(db, tok, err);
+    if (n == 9 && strcmp(tok[0], "segment") == 0)
+        return load_segment(db, st, tok, err);
+    return VG_EPARSE; /* an entry this version does not know, or a mangled one */
 }
 
 int vg_catalog_read(vg_io_t *io, const char *path, char **out, size_t *len, vg_error_t *err)
@@ -264,6 +383,13 @@ int vg_catalog_read(vg_io_t *io, const char *path, char **out, size_t *len, vg_e
         vg_free(text);
         return rc;
     }
+    const char *nul = memchr(text, '\0', (size_t)(crcline - text));
+    if (nul) { /* the engine writes none: the entries after it would go unread */
+        rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: a NUL byte at offset %zu", path,
+                          (size_t)(nul - text));
+        vg_free(text);
+        return rc;
+    }
     *crcline = '\0';
     *out = text;
     *len = (size_t)(crcline - text);
@@ -283,17 +409,27 @@ int vg_catalog_load(vg_db_t *db, vg_error_t *err)
         return rc;
     char *save = NULL;
     size_t lineno = 1;
+    load_st_t st = {.max_seq = 0};
+    vg_strmap_init(&st.files);
     strtok_r(text, "\n", &save); /* the version line */
     for (char *line; rc == VG_OK && (line = strtok_r(NULL, "\n", &save));) {
         lineno++;
         size_t off = (size_t)(line - text);
         char *tok[10];
         int n = split(line, tok, 10);
-        rc = load_line(db, tok, n, err);
+        rc = load_line(db, &st, tok, n, err);
         if (rc == VG_EPARSE)
             rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: bad entry at offset %zu (line %zu)",
                               path, off, lineno);
     }
+    /* the next seal must not reuse (and overwrite) a file the catalog names,
+     * nor wrap around to one: no folder gets near 2^63 seals */
+    if (st.max_seq > db->seg_seq)
+        db->seg_seq = st.max_seq;
+    if (rc == VG_OK && db->seg_seq >= UINT64_C(1) << 63)
+        rc = vg_error_set(err, VG_ECORRUPT, "catalog %s: segment number %" PRIu64 " too high", path,
+                          db->seg_seq);
+    vg_strmap_free(&st.files);
     vg_free(text);
     return rc;
 }

@@ -32,6 +32,7 @@ int vg_fuzz_wal(const uint8_t *data, size_t size);
 int vg_fuzz_segment(const uint8_t *data, size_t size);
 int vg_fuzz_runbook(const uint8_t *data, size_t size);
 int vg_fuzz_http_write(const uint8_t *data, size_t size);
+int vg_fuzz_catalog(const uint8_t *data, size_t size);
 
 /* An oracle: on failure say which and abort (a crash to libFuzzer). */
 #define VG_FUZZ_CHECK(cond, ...)                                                                   \

@@ -1001,6 +1001,30 @@ static void test_db_flush_right_after_a_reopen_works(void **state)
     vg_db_stats_free(&s);
 }
 
+/* Regression (was a bug): names with escapes went through the catalog
+ * wrong. put_name doubles a backslash, but the loader took the space after
+ * "\\" for part of the name, so once a table, tag key or field named with a
+ * trailing backslash was sealed the database no longer opened ("bad entry");
+ * and the loader resolved escapes with vg_lp_unescape in place (an
+ * overlapping memcpy, as for "a\ bcd"). */
+static void test_db_names_with_backslashes_and_escapes_survive_the_catalog(void **state)
+{
+    fx_t *fx = *state;
+    open_db(fx);
+    writef(fx, "m\\\\,k\\\\=v,a\\ bcd=w x\\\\=1i,y\\,zz=2i %" PRId64 "\n", fx->base);
+    flush(fx);
+    reopen(fx);
+    char *got, *want;
+    assert_true(asprintf(&want, "%" PRId64 " a bcd=w,k\\=v x\\=i:1,y,zz=i:2\n", fx->base) > 0);
+    assert_int_equal(dump(fx, "m\\", &got), 1);
+    assert_string_equal(got, want);
+    vg_db_stats_t s;
+    assert_int_equal(table_stats(fx, "m\\", &s).ncols, 4);
+    vg_db_stats_free(&s);
+    free(got);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1024,6 +1048,7 @@ int main(void)
         T(test_db_second_writer_in_the_same_process_is_refused),
         T(test_db_read_only_open_changes_no_file),
         T(test_db_flush_right_after_a_reopen_works),
+        T(test_db_names_with_backslashes_and_escapes_survive_the_catalog),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

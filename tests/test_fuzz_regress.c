@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define VG_FUZZ_NO_MAIN 1
+#include "../fuzz/fuzz_catalog.c"
 #include "../fuzz/fuzz_http_write.c"
 #include "../fuzz/fuzz_lp.c"
 #include "../fuzz/fuzz_query.c"
@@ -158,6 +159,12 @@ static void test_http_write(void **state)
     replay("http_write", vg_fuzz_http_write);
 }
 
+static void test_catalog(void **state)
+{
+    (void)state;
+    replay("catalog", vg_fuzz_catalog);
+}
+
 int main(void)
 {
     signal(SIGABRT, on_abort);
@@ -165,6 +172,7 @@ int main(void)
         cmocka_unit_test(test_lp),      cmocka_unit_test(test_query),
         cmocka_unit_test(test_wal),     cmocka_unit_test(test_segment),
         cmocka_unit_test(test_runbook), cmocka_unit_test(test_http_write),
+        cmocka_unit_test(test_catalog),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     printf("RELIABILITY suite=fuzz_regress iterations=%lu faults=0 failures=%d\n", total_inputs,
