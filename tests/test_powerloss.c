@@ -189,14 +189,16 @@ static void sweep(int kind)
     uint64_t seed0 = fu_env("VG_SEED", 1);
     unsigned long nseeds = fu_soak() ? 8 : 1;
     unsigned long from = fu_env("VG_SOAK_FROM", 0), count = fu_env("VG_SOAK_COUNT", nseeds);
-    for (unsigned long k = 1; k <= K; k++)
+    /* the seedless part (drop, and the cuts inside open) belongs to the
+     * slice that starts at seed 0, so that later slices do not repeat it */
+    for (unsigned long k = 1; from == 0 && k <= K; k++)
         one_cut(&r, k, VG_IO_POWER_DROP, 0);
     for (unsigned long s = from; s < from + count && s < nseeds; s++)
         for (unsigned long k = 1; k <= K; k++)
             one_cut(&r, k, VG_IO_POWER_TEAR, seed0 + s);
     /* the boundaries inside open, and a few after, through the environment */
     unsigned long kc = fu_soak() ? K + 4 : 6;
-    for (unsigned long k = 1; k <= kc; k++) {
+    for (unsigned long k = 1; from == 0 && k <= kc; k++) {
         one_child_cut(&r, k, "drop", 0);
         one_child_cut(&r, k, "tear", seed0 + k);
     }
@@ -208,7 +210,7 @@ static void test_powerloss_at_every_fsync_boundary(void **state)
     sweep(2);
     sweep(1);
     fu_report("powerloss", g_iter, g_faults, g_fail);
-    assert_true(g_iter > 0);
+    assert_true(g_iter > 0 || fu_env("VG_SOAK_FROM", 0) > 0); /* a slice past the seeds: none */
     assert_int_equal(g_fail, 0);
 }
 
