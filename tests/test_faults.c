@@ -84,18 +84,38 @@ static int kind_at(int i)
     return i == 0 ? 2 : 1;
 }
 
+/* One case's fresh folder and open db. */
+static vg_db_t *case_open(fu_run_t *r, int kind, const char *tag)
+{
+    *r = (fu_run_t){.kind = kind};
+    fu_fresh(r, tag);
+    vg_error_t err = {0};
+    vg_db_t *db = open_db(r, &err);
+    assert_non_null(db);
+    return db;
+}
+
+/* End a case: the oracle on db, close, reopen, the oracle again, and the
+ * folder removed. Returns the violations. */
+static int case_close(fu_run_t *r, vg_db_t *db, const char *ctx)
+{
+    int bad = fu_check(r, db, 1, ctx);
+    vg_db_close(db, NULL);
+    bad += reopen_check(r, 1, ctx);
+    fu_rmrf(r->dir);
+    return bad;
+}
+
 /* ---- enospc ---- */
 
 /* ENOSPC on the nth write from now (sticky or once) while writing batches. */
 static int enospc_case(int kind, unsigned long n, int sticky, unsigned long *faults)
 {
-    fu_run_t r = {.kind = kind};
+    fu_run_t r;
     char ctx[96];
     snprintf(ctx, sizeof ctx, "enospc kind=%d n=%lu sticky=%d", kind, n, sticky);
-    fu_fresh(&r, "faults_enospc");
+    vg_db_t *db = case_open(&r, kind, "faults_enospc");
     vg_error_t err = {0};
-    vg_db_t *db = open_db(&r, &err);
-    assert_non_null(db);
     vg_io_t *io = vg__db_io(db);
     int bad = 0, b = 0;
     fu_write(&r, db, b++, &err);
@@ -126,11 +146,7 @@ static int enospc_case(int kind, unsigned long n, int sticky, unsigned long *fau
         printf("%s: flush after space returned: %s\n", ctx, err.msg);
         bad++;
     }
-    bad += fu_check(&r, db, 1, ctx);
-    vg_db_close(db, NULL);
-    bad += reopen_check(&r, 1, ctx);
-    fu_rmrf(r.dir);
-    return bad;
+    return bad + case_close(&r, db, ctx);
 }
 
 /*
@@ -183,11 +199,9 @@ static int enospc_wal_generations(int kind)
  */
 static int enospc_compaction_catalog_fails(int kind, int err_no)
 {
-    fu_run_t r = {.kind = kind};
-    fu_fresh(&r, "faults_compact");
+    fu_run_t r;
+    vg_db_t *db = case_open(&r, kind, "faults_compact");
     vg_error_t err = {0};
-    vg_db_t *db = open_db(&r, &err);
-    assert_non_null(db);
     int b = 0;
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < 2; i++)
@@ -219,11 +233,9 @@ static void test_faults_enospc(void **state)
             }
     /* fallocate: a failed preallocation is harmless (the writes tell) */
     for (int k = 0; k < nkinds(); k++) {
-        fu_run_t r = {.kind = kind_at(k)};
-        fu_fresh(&r, "faults_falloc");
+        fu_run_t r;
+        vg_db_t *db = case_open(&r, kind_at(k), "faults_falloc");
         vg_error_t err = {0};
-        vg_db_t *db = open_db(&r, &err);
-        assert_non_null(db);
         vg_io_fault_fail(vg__db_io(db), VG_IO_OP_FALLOCATE, 1, 1, ENOSPC);
         int bad = 0;
         for (int b = 0; b < 4; b++) {
@@ -234,10 +246,7 @@ static void test_faults_enospc(void **state)
                 bad++;
         }
         faults += vg_io_op_count(vg__db_io(db), VG_IO_OP_FALLOCATE) > 0;
-        bad += fu_check(&r, db, 1, "enospc fallocate");
-        vg_db_close(db, NULL);
-        bad += reopen_check(&r, 1, "enospc fallocate");
-        fu_rmrf(r.dir);
+        bad += case_close(&r, db, "enospc fallocate");
         it++;
         fail += bad > 0;
     }
@@ -257,13 +266,11 @@ static void test_faults_enospc(void **state)
 static int eio_case(int kind, vg_io_op_t op, unsigned long n, int err_no, unsigned long *faults)
 {
     static const char plan[] = "bbbFbbFCbbb";
-    fu_run_t r = {.kind = kind};
+    fu_run_t r;
     char ctx[96];
     snprintf(ctx, sizeof ctx, "eio kind=%d %s n=%lu errno=%d", kind, vg_io_op_name(op), n, err_no);
-    fu_fresh(&r, "faults_eio");
+    vg_db_t *db = case_open(&r, kind, "faults_eio");
     vg_error_t err = {0};
-    vg_db_t *db = open_db(&r, &err);
-    assert_non_null(db);
     vg_io_fault_fail(vg__db_io(db), op, n, 0, err_no);
     int bad = 0, b = 0, failed = 0;
     for (const char *p = plan; *p; p++) {
@@ -283,11 +290,7 @@ static int eio_case(int kind, vg_io_op_t op, unsigned long n, int err_no, unsign
         }
     }
     *faults += failed;
-    bad += fu_check(&r, db, 1, ctx);
-    vg_db_close(db, NULL);
-    bad += reopen_check(&r, 1, ctx);
-    fu_rmrf(r.dir);
-    return bad;
+    return bad + case_close(&r, db, ctx);
 }
 
 static void test_faults_eio(void **state)
@@ -309,14 +312,12 @@ static void test_faults_eio(void **state)
 
 static int cqe_case(int kind, vg_io_op_t op, int err_no, int go_short, unsigned long *faults)
 {
-    fu_run_t r = {.kind = kind};
+    fu_run_t r;
     char ctx[96];
     snprintf(ctx, sizeof ctx, "uring_cqe kind=%d %s errno=%d short=%d", kind, vg_io_op_name(op),
              err_no, go_short);
-    fu_fresh(&r, "faults_cqe");
+    vg_db_t *db = case_open(&r, kind, "faults_cqe");
     vg_error_t err = {0};
-    vg_db_t *db = open_db(&r, &err);
-    assert_non_null(db);
     vg_io_t *io = vg__db_io(db);
     int bad = 0;
     fu_write(&r, db, 0, &err);
@@ -340,11 +341,7 @@ static int cqe_case(int kind, vg_io_op_t op, int err_no, int go_short, unsigned 
         printf("%s: acknowledged after a failed sync\n", ctx);
         bad++;
     }
-    bad += fu_check(&r, db, 1, ctx);
-    vg_db_close(db, NULL);
-    bad += reopen_check(&r, 1, ctx);
-    fu_rmrf(r.dir);
-    return bad;
+    return bad + case_close(&r, db, ctx);
 }
 
 static void test_faults_uring_cqe(void **state)
