@@ -7,14 +7,8 @@
 # crash: no signal, no sanitizer report); `vigil repair` must then quarantine
 # the damage and leave a folder that opens.
 set -euo pipefail
-VIGILD="${VIGILD:-$(dirname "$VIGIL")/vigild}"
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-corrupt.XXXXXX" 2>/dev/null || mktemp -d)
-pid=
-trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
+. "$(dirname "$0")/lib.sh"
+e2e_init corrupt
 
 # sealed segments from a simulated day, then unsealed batches through vigild
 # in two runs killed with -9: two WAL files with records
@@ -22,7 +16,7 @@ bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
 "$VIGIL" ingest "$T/src" "$T/sim.lp" > /dev/null
 for run in 1 2; do
   "$VIGILD" --data "$T/src" --http 127.0.0.1:0 --lp 127.0.0.1:0 2> "$T/log$run" &
-  pid=$!
+  PID=$!
   for _ in $(seq 100); do grep -q ' ready' "$T/log$run" && break; sleep 0.1; done
   port=$(grep -oE 'http listening on 127\.0\.0\.1:[0-9]+' "$T/log$run" | grep -oE '[0-9]+$')
   now=$(date +%s%N)
@@ -30,9 +24,9 @@ for run in 1 2; do
     for i in $(seq 20); do echo "probe,run=r$run,b=b$b v=${i}i $((now - 60000000000 + b * 1000 + i))"; done |
       "$VIGIL" ingest --connect "http://127.0.0.1:$port" - > /dev/null
   done
-  kill -9 "$pid"
-  wait "$pid" 2>/dev/null || true
-  pid=
+  kill -9 "$PID"
+  wait "$PID" 2>/dev/null || true
+  PID=
 done
 wal_old= seg=
 for f in "$T"/src/wal/*.wal; do # the first file holding a record

@@ -5,14 +5,9 @@
 # runs to completion must leave exactly what a clean ingest of the same data
 # leaves, byte for byte in the dump, with stats counting each point once.
 set -uo pipefail
-: "${VIGIL:?set VIGIL to the vigil binary}"
-T=$(mktemp -d "${VG_TEST_TMP:-/tmp}/e2e-kill9.XXXXXX" 2>/dev/null || mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+e2e_init kill9
 RANDOM=4242
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
 
 # a fixed start, so that every run of simulate sends the same points
 start=$(( $(date +%s) / 3600 * 3600 - 3 * 3600 ))000000000
