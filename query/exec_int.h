@@ -205,7 +205,8 @@ typedef struct exec {
     span_t *wins;
     size_t nwin;
     int64_t *bounds;
-    size_t nbounds; /* segments: nbounds - 1 */
+    size_t nbounds;   /* segments: nbounds - 1 */
+    int64_t seg_step; /* every segment but the first and last this long, or 0 */
     unsigned char *seg_needed;
     int npop;
 
@@ -284,6 +285,12 @@ static inline long exec_seg_of(const exec_t *ex, int64_t ts)
 {
     if (ex->nbounds < 2 || ts < ex->bounds[0] || ts >= ex->bounds[ex->nbounds - 1])
         return -1;
+    if (ex->seg_step) { /* divide: the search took a fifth of a p99 by window */
+        if (ts < ex->bounds[1])
+            return 0;
+        long s = 1 + (long)((ts - ex->bounds[1]) / ex->seg_step), last = (long)ex->nbounds - 2;
+        return s < last ? s : last;
+    }
     size_t i = exec_bound_idx(ex, ts);
     if (i == ex->nbounds || ex->bounds[i] != ts)
         i--;

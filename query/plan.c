@@ -159,6 +159,12 @@ int plan_segments(exec_t *ex)
             set.b[n++] = set.b[i];
     ex->bounds = set.b;
     ex->nbounds = n;
+    /* EVERY alone: segments of one length, but for a first and last cut by
+     * the range, so exec_seg_of can divide */
+    ex->seg_step = n >= 3 ? set.b[2] - set.b[1] : 0;
+    for (size_t i = 3; i + 1 < n && ex->seg_step; i++)
+        if (set.b[i] - set.b[i - 1] != ex->seg_step)
+            ex->seg_step = 0;
     if (!(ex->seg_needed = vg_calloc(n, 1)))
         return VG_ENOMEM;
     for (size_t w = 0; w < ex->nwin && !rc; w++) {
